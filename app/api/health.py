@@ -1,0 +1,27 @@
+"""Liveness (never touches the database) and readiness (proves the database answers)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+
+from app import schemas
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=schemas.Health, response_model_exclude_none=True)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/health/ready",
+    response_model=schemas.Health,
+    responses={503: {"model": schemas.ErrorBody, "description": "Database unreachable"}},
+)
+def ready(request: Request) -> dict[str, str]:
+    # Database errors become 503 in the app's exception handlers (app/errors.py).
+    with request.state.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    return {"status": "ok", "database": "ok"}

@@ -1,0 +1,135 @@
+"""Every query the API makes, as keyword-only functions over a Connection."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.engine import Connection, Row
+
+from app import schemas
+from app.tables import contact_messages, project_tags, projects
+
+_PROJECT_COLUMNS = [c for c in projects.c if c.name != "id"]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _tags_by_project(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = {i: [] for i in ids}
+    if ids:
+        rows = conn.execute(
+            select(project_tags.c.project_id, project_tags.c.tag)
+            .where(project_tags.c.project_id.in_(ids))
+            .order_by(project_tags.c.project_id, project_tags.c.position)
+        )
+        for project_id, tag in rows:
+            tags[project_id].append(tag)
+    return tags
+
+
+def _public(row: Row[Any], tags: list[str]) -> dict[str, Any]:
+    data = {c.name: getattr(row, c.name) for c in _PROJECT_COLUMNS}
+    data["tags"] = tags
+    return data
+
+
+def list_projects(conn: Connection, *, limit: int, offset: int, tag: str | None = None,
+                  featured: bool | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Published projects, newest first, and how many match in all."""
+    where = [projects.c.published.is_(True)]
+    if featured is not None:
+        where.append(projects.c.featured.is_(featured))
+    if tag is not None:
+        where.append(exists().where(project_tags.c.project_id == projects.c.id,
+                                    project_tags.c.tag == tag))
+    total = conn.execute(select(func.count()).select_from(projects).where(*where)).scalar_one()
+    rows = conn.execute(
+        select(projects).where(*where)
+        .order_by(projects.c.created_at.desc(), projects.c.id.desc())
+        .limit(limit).offset(offset)
+    ).all()
+    tags = _tags_by_project(conn, [r.id for r in rows])
+    return [_public(r, tags[r.id]) for r in rows], total
+
+
+def get_project(conn: Connection, *, slug: str, published_only: bool) -> dict[str, Any] | None:
+    query = select(projects).where(projects.c.slug == slug)
+    if published_only:
+        query = query.where(projects.c.published.is_(True))
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    return _public(row, _tags_by_project(conn, [row.id])[row.id])
+
+
+def _set_tags(conn: Connection, project_id: int, tags: list[str]) -> None:
+    conn.execute(delete(project_tags).where(project_tags.c.project_id == project_id))
+    if tags:
+        conn.execute(insert(project_tags), [
+            {"project_id": project_id, "tag": tag, "position": i} for i, tag in enumerate(tags)
+        ])
+
+
+def create_project(conn: Connection, *, data: schemas.ProjectCreate) -> dict[str, Any]:
+    """Insert a project and its tags; the caller's transaction makes the pair atomic."""
+    now = _now()
+    values = data.model_dump(exclude={"tags"})
+    project_id = conn.execute(
+        insert(projects).values(**values, created_at=now, updated_at=now).returning(projects.c.id)
+    ).scalar_one()
+    _set_tags(conn, project_id, data.tags)
+    created = get_project(conn, slug=data.slug, published_only=False)
+    assert created is not None
+    return created
+
+
+def update_project(conn: Connection, *, slug: str,
+                   data: schemas.ProjectUpdate) -> dict[str, Any] | None:
+    """Apply the fields that were sent; None when no project has this slug."""
+    changes = data.model_dump(exclude_unset=True)
+    tags = changes.pop("tags", None)
+    project_id = conn.execute(
+        update(projects).where(projects.c.slug == slug)
+        .values(**changes, updated_at=_now()).returning(projects.c.id)
+    ).scalar_one_or_none()
+    if project_id is None:
+        return None
+    if tags is not None:
+        _set_tags(conn, project_id, tags)
+    return get_project(conn, slug=changes.get("slug", slug), published_only=False)
+
+
+def delete_project(conn: Connection, *, slug: str) -> bool:
+    project_id = conn.execute(
+        select(projects.c.id).where(projects.c.slug == slug)
+    ).scalar_one_or_none()
+    if project_id is None:
+        return False
+    # Tags first: not every database enforces ON DELETE CASCADE (SQLite needs a pragma).
+    conn.execute(delete(project_tags).where(project_tags.c.project_id == project_id))
+    conn.execute(delete(projects).where(projects.c.id == project_id))
+    return True
+
+
+def create_contact_message(conn: Connection, *, data: schemas.ContactCreate) -> str:
+    message_id = uuid.uuid4().hex
+    conn.execute(insert(contact_messages).values(id=message_id, created_at=_now(),
+                                                 **data.model_dump()))
+    return message_id
+
+
+def list_contact_messages(conn: Connection, *, limit: int,
+                          offset: int) -> tuple[list[dict[str, Any]], int]:
+    total = conn.execute(select(func.count()).select_from(contact_messages)).scalar_one()
+    rows = conn.execute(
+        select(contact_messages)
+        .order_by(contact_messages.c.created_at.desc(), contact_messages.c.id.desc())
+        .limit(limit).offset(offset)
+    ).mappings().all()
+    return [dict(r) for r in rows], total

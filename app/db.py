@@ -1,0 +1,74 @@
+"""The engine, fit for Lambda, and the per-request connection dependency.
+
+One request at a time runs in a Lambda execution environment, so the pool holds one
+connection, checks it before use (a connection killed while the environment was frozen is
+replaced, not failed on), and recycles it before typical idle timeouts cut it. Behind an
+external pooler (RDS Proxy, PgBouncer) we keep nothing idle and let the pooler pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+from app.settings import Settings
+
+
+def database_url(settings: Settings) -> str:
+    """The URL to connect to: from the secret when one is configured, else DATABASE_URL."""
+    if settings.database_secret_arn:
+        from app.aws_secrets import database_url_from_secret
+
+        return database_url_from_secret(settings)
+    return settings.database_url
+
+
+def build_engine(settings: Settings, url: str | None = None) -> Engine:
+    """Create (without connecting) the engine for `settings`."""
+    url = url or database_url(settings)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_foreign_keys)
+        return engine
+
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if settings.db_external_pooler:
+        options["poolclass"] = NullPool
+    else:
+        options.update(pool_size=1, max_overflow=0, pool_recycle=settings.db_pool_recycle,
+                       pool_timeout=settings.db_connect_timeout)
+    connect_args = {
+        "connect_timeout": settings.db_connect_timeout,
+        # Server-side limit below the function timeout, so a slow query fails cleanly.
+        "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+        "application_name": "portfolio-backend",
+        # Detect a dead peer quickly instead of waiting on a half-open socket.
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+    return create_engine(url, connect_args=connect_args, **options)
+
+
+def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def get_connection(request: Request) -> Iterator[Connection]:
+    """One transaction per request: committed when the route returns, rolled back on error."""
+    engine: Engine = request.state.engine
+    with engine.begin() as connection:
+        yield connection
+
+
+# scope="function": commit (or roll back) before the response is sent, so a failed commit
+# becomes an error response instead of a success the database never saw.
+DbConnection = Annotated[Connection, Depends(get_connection, scope="function")]

@@ -1,0 +1,53 @@
+"""How failures become answers: JSON `{"detail": ...}`, never a stack trace, SQL or setting."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+
+logger = logging.getLogger("app.errors")
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    # The type name is enough to diagnose from the logs; the message may hold SQL or a host.
+    logger.warning("database unavailable: %s", type(error).__name__,
+                   extra={"path": request.url.path})
+    return JSONResponse({"detail": "database unavailable, try again shortly"}, status_code=503,
+                        headers={**_NO_STORE, "Retry-After": "1"})
+
+
+def _conflict(request: Request, error: Exception) -> JSONResponse:
+    logger.info("write conflict: %s", type(error).__name__, extra={"path": request.url.path})
+    return JSONResponse({"detail": "conflicts with existing data"}, status_code=409,
+                        headers=_NO_STORE)
+
+
+def _internal_error(request: Request, error: Exception) -> JSONResponse:
+    # Starlette re-raises after this answer, so the runtime logs the traceback once.
+    return JSONResponse({"detail": "internal server error"}, status_code=500, headers=_NO_STORE)
+
+
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, sa_exc.IntegrityError):
+        return _conflict(request, error)
+    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return _database_unavailable(request, error)
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return _database_unavailable(request, error)
+    logger.error("database error: %s", type(error).__name__, exc_info=error)
+    return _internal_error(request, error)
+
+
+async def _unhandled(request: Request, error: Exception) -> JSONResponse:
+    return _internal_error(request, error)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on `app`."""
+    app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)
+    app.add_exception_handler(Exception, _unhandled)

@@ -1,0 +1,130 @@
+"""What the Lambda handler knows about events: vetting them, and where the app is mounted.
+
+Mangum translates API Gateway (REST, HTTP API 1.0/2.0), ALB and Function URL events; this
+module sits on either side of it. Before: every event is checked so that one Mangum cannot
+translate gets a 400 instead of an unhandled exception. After: the stage or custom-domain
+base path becomes the ASGI `root_path`, so `/docs` points at an `/openapi.json` the browser
+can actually fetch, whatever URL the API is reached through.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from mangum import Mangum
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+_TRANSLATION_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError,
+                       UnicodeError, binascii.Error, RuntimeError)
+
+
+def problem(event: Any, context: Any, adapter: Mangum) -> str | None:
+    """Why `event` cannot be served as an HTTP request, or None when it can."""
+    if not isinstance(event, dict):
+        return f"event must be a JSON object, not {type(event).__name__}"
+    request_context = event.get("requestContext")
+    if not isinstance(request_context, dict):
+        return "not an HTTP event: requestContext is missing (scheduled or direct invocation?)"
+    if event.get("version") == "2.0" and not isinstance(request_context.get("http"), dict):
+        return "HTTP API 2.0 event without requestContext.http"
+    for field in ("headers", "multiValueHeaders", "queryStringParameters",
+                  "multiValueQueryStringParameters"):
+        if field in event and event[field] is not None and not isinstance(event[field], dict):
+            return f"{field} must be an object"
+    if event.get("version") == "2.0" and not isinstance(event.get("headers", {}), dict):
+        return "headers must be an object"
+    if not _headers_are_text(event):
+        return "header names and values must be strings"
+    body = event.get("body")
+    if body is not None and not isinstance(body, str):
+        return "body must be a string"
+    is_base64 = event.get("isBase64Encoded", False)
+    if not isinstance(is_base64, bool):
+        return "isBase64Encoded must be a boolean"
+    if is_base64 and body:
+        try:
+            base64.b64decode(body, validate=True)
+        except binascii.Error:
+            return "body is not valid base64"
+    # Finally build exactly what Mangum will build: anything it trips on is our 400 too.
+    try:
+        translated = adapter.infer(event, context)
+        scope = translated.scope
+        translated.body  # noqa: B018 - decoding the body is the check
+    except _TRANSLATION_ERRORS as error:
+        return f"event could not be translated ({type(error).__name__})"
+    if not isinstance(scope.get("path"), str) or not isinstance(scope.get("method"), str):
+        return "event has no HTTP method or path"
+    return None
+
+
+def _headers_are_text(event: Mapping[str, Any]) -> bool:
+    for field, multi in (("headers", False), ("multiValueHeaders", True)):
+        headers = event.get(field) or {}
+        for name, value in headers.items():
+            values = value if multi and isinstance(value, list) else [value]
+            if not isinstance(name, str) or not all(isinstance(v, str) for v in values):
+                return False
+            try:
+                name.encode()
+                [v.encode() for v in values]
+            except UnicodeError:
+                return False
+    return True
+
+
+def bad_request(detail: str) -> dict[str, Any]:
+    """A 400 in the one response shape every event source accepts."""
+    return {
+        "statusCode": 400,
+        "headers": {"content-type": "application/json", "x-content-type-options": "nosniff"},
+        "body": json.dumps({"detail": f"bad request: {detail}"}),
+        "isBase64Encoded": False,
+    }
+
+
+def split_base_path(event: Mapping[str, Any], path: str, api_base_path: str) -> tuple[str, str]:
+    """(root_path, path inside the app) for the request `event`, given Mangum's path."""
+    request_context = event.get("requestContext") or {}
+    prefix = ""
+    if "version" not in event and "elb" not in request_context:
+        # REST API: `path` omits the stage that requestContext.path carries.
+        full = request_context.get("path")
+        if isinstance(full, str) and full != path:
+            if path == "/":
+                prefix = full.rstrip("/")
+            elif full.endswith(path):
+                prefix = full[: -len(path)]
+    else:
+        # HTTP API: a named stage reached through the execute-api domain prefixes the path.
+        stage = request_context.get("stage")
+        domain = str(request_context.get("domainName") or "")
+        if (stage and stage != "$default" and ".execute-api." in domain
+                and (path == f"/{stage}" or path.startswith(f"/{stage}/"))):
+            prefix, path = f"/{stage}", path[len(stage) + 1:] or "/"
+    # A custom domain's API mapping (configured, since events do not name it).
+    if api_base_path and (path == api_base_path or path.startswith(api_base_path + "/")):
+        prefix, path = prefix + api_base_path, path[len(api_base_path):] or "/"
+    return prefix, path
+
+
+class LambdaScope:
+    """ASGI wrapper: lifespan state into every request, and the base path as root_path."""
+
+    def __init__(self, app: ASGIApp, state: dict[str, Any], api_base_path: str) -> None:
+        self.app = app
+        self.state = state
+        self.api_base_path = api_base_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            root_path, path = split_base_path(scope.get("aws.event") or {}, scope["path"],
+                                              self.api_base_path)
+            # ASGI convention (Starlette >= 0.33): `path` includes `root_path`.
+            scope = {**scope, "state": dict(self.state), "root_path": root_path,
+                     "path": root_path + path}
+        await self.app(scope, receive, send)

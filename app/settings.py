@@ -1,0 +1,94 @@
+"""The one settings object. Nothing else in the project reads the environment."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Unset DATABASE_URL means "run on a laptop": a SQLite file in the working directory.
+DEFAULT_DATABASE_URL = "sqlite:///./portfolio.db"
+
+
+class Settings(BaseSettings):
+    """Configuration read once from environment variables (names are the upper-cased fields)."""
+
+    # The dotenv file is for `make run`; Lambda has no such file and pays nothing for the lookup.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    # When set, the database URL is built from this Secrets Manager secret (RDS JSON format)
+    # on first use, so credentials are never baked into the image or a plain-text parameter.
+    database_secret_arn: str | None = None
+    # RDS Proxy or PgBouncer in front: let the pooler pool, keep no idle connection here.
+    db_external_pooler: bool = False
+    db_connect_timeout: Annotated[int, Field(ge=1, le=60)] = 3
+    db_statement_timeout_ms: Annotated[int, Field(ge=100, le=900_000)] = 5_000
+    # Below the usual idle timeouts of NAT gateways, proxies and PostgreSQL itself.
+    db_pool_recycle: Annotated[int, Field(ge=30)] = 240
+
+    admin_token_sha256: str | None = None
+    cors_origins: Annotated[list[str], NoDecode] = []
+    # Base path of a custom-domain API mapping (e.g. "/v1"); stages are detected from events.
+    api_base_path: str = ""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 256 * 1024
+
+    # Lambda's own variables, consumed when fetching the database secret.
+    aws_region: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    # Set by Lambda: the runtime API (present only inside a Lambda runtime) and the
+    # log level of Lambda's advanced logging controls.
+    aws_lambda_runtime_api: str | None = None
+    aws_lambda_log_level: str | None = None
+
+    @field_validator("admin_token_sha256")
+    @classmethod
+    def _is_sha256_hex(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        value = value.strip().lower()
+        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+            raise ValueError("must be the 64-character hex SHA-256 digest of the admin token")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("api_base_path")
+    @classmethod
+    def _normalise_base_path(cls, value: str) -> str:
+        value = value.strip().strip("/")
+        return f"/{value}" if value else ""
+
+
+class SettingsError(RuntimeError):
+    """Raised at start-up when a variable is invalid; the message names the variable."""
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment, turning validation errors into one clear message."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    return load_settings()
