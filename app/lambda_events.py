@@ -18,12 +18,33 @@ from typing import Any
 from mangum import Mangum
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+# API Gateway itself refuses more than 10 KiB of headers; we allow some slack for ALB.
+MAX_HEADER_BYTES = 16 * 1024
+
 _TRANSLATION_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError,
                        UnicodeError, binascii.Error, RuntimeError)
 
 
-def problem(event: Any, context: Any, adapter: Mangum) -> str | None:
-    """Why `event` cannot be served as an HTTP request, or None when it can."""
+def problem(event: Any, context: Any, adapter: Mangum) -> tuple[int, str] | None:
+    """(status, reason) when `event` cannot be served as an HTTP request, else None."""
+    reason = _untranslatable(event, context, adapter)
+    if reason is not None:
+        return 400, reason
+    if _header_bytes(event) > MAX_HEADER_BYTES:
+        return 431, f"request headers exceed {MAX_HEADER_BYTES} bytes"
+    return None
+
+
+def _header_bytes(event: dict[str, Any]) -> int:
+    total = 0
+    for field in ("headers", "multiValueHeaders"):
+        for name, value in (event.get(field) or {}).items():
+            values = value if isinstance(value, list) else [value]
+            total += sum(len(name) + len(v) for v in values)
+    return total
+
+
+def _untranslatable(event: Any, context: Any, adapter: Mangum) -> str | None:
     if not isinstance(event, dict):
         return f"event must be a JSON object, not {type(event).__name__}"
     request_context = event.get("requestContext")
@@ -77,12 +98,12 @@ def _headers_are_text(event: Mapping[str, Any]) -> bool:
     return True
 
 
-def bad_request(detail: str) -> dict[str, Any]:
-    """A 400 in the one response shape every event source accepts."""
+def rejection(status: int, detail: str) -> dict[str, Any]:
+    """An error response in the one shape every event source accepts."""
     return {
-        "statusCode": 400,
+        "statusCode": status,
         "headers": {"content-type": "application/json", "x-content-type-options": "nosniff"},
-        "body": json.dumps({"detail": f"bad request: {detail}"}),
+        "body": json.dumps({"detail": f"bad request: {detail}" if status == 400 else detail}),
         "isBase64Encoded": False,
     }
 

@@ -34,6 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # A redirect built behind API Gateway can point at the wrong host or stage: answer the
+    # exact path or 404, never a 307 to a guessed URL.
+    app.router.redirect_slashes = False
     app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(contact.router)

@@ -29,7 +29,10 @@ class BodySizeLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
+                if not value.isdigit():
+                    await _send_json(send, 400, b'{"detail":"invalid content-length"}')
+                    return
+                if int(value) > self.max_bytes:
                     await _send_json(send, 413, b'{"detail":"request body too large"}')
                     return
         received = 0

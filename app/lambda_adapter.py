@@ -1,0 +1,67 @@
+"""The API as a Lambda function: Mangum around the app, with a lifespan that spans INIT.
+
+Mangum runs with lifespan="off" because its "auto" mode starts and stops the lifespan (and
+with it the engine and its connection) on every invocation. Here the lifespan starts when
+the adapter is built, during INIT, and ends on `shutdown()` (SIGTERM or interpreter exit).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from mangum import Mangum
+from mangum.protocols import LifespanCycle
+
+from app import lambda_events
+from app.main import create_app
+from app.settings import Settings
+
+logger = logging.getLogger("app.lambda")
+
+
+class LambdaAdapter:
+    """One per execution environment: `handle` serves events, `migrate` runs migrations."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self._mangum = Mangum(self.app, lifespan="off")  # also sets up the event loop
+        self._lifespan = LifespanCycle(self.app, "on")
+        self._lifespan.__enter__()
+        self._running = True
+        self._mangum.app = lambda_events.LambdaScope(
+            self.app, self._lifespan.lifespan_state, settings.api_base_path)
+        # Held while an invocation runs, so shutdown waits for it instead of cutting it short.
+        self._busy = threading.Lock()
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """What the lifespan yielded (the engine)."""
+        return self._lifespan.lifespan_state
+
+    def handle(self, event: Any, context: Any) -> dict[str, Any]:
+        """Serve one API Gateway / ALB / Function URL event; a 4xx for anything else."""
+        problem = lambda_events.problem(event, context, self._mangum)
+        if problem is not None:
+            status, reason = problem
+            logger.warning("rejected event: %d %s", status, reason,
+                           extra={"lambda_request_id": getattr(context, "aws_request_id", None)})
+            return lambda_events.rejection(status, reason)
+        with self._busy:
+            return self._mangum(event, context)
+
+    def migrate(self, event: Any, context: Any) -> dict[str, Any]:
+        """Upgrade the schema to head under the advisory lock; report what was applied."""
+        from app.migrate import migrate
+
+        with self._busy:
+            return migrate(self.state["engine"])
+
+    def shutdown(self) -> None:
+        """Run the lifespan's shutdown (disposing the engine) once, after any running call."""
+        with self._busy:
+            if self._running:
+                self._running = False
+                self._lifespan.__exit__(None, None, None)

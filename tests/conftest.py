@@ -1,0 +1,133 @@
+"""Shared fixtures: a real PostgreSQL (started here unless TEST_DATABASE_URL is set), the
+migrated schema, the Lambda handler built against it, and the sample events."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from tests.postgres import Cluster, throwaway_cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+# The token the sample admin events carry; the suite configures its digest. Never deploy it.
+ADMIN_TOKEN = "local-admin-token"  # noqa: S105 - a test fixture, not a secret
+ADMIN_TOKEN_SHA256 = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster | None]:
+    """The suite's own cluster, or None when TEST_DATABASE_URL points at an existing one."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield None
+        return
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_cluster: Cluster | None) -> str:
+    """A migrated, empty database: `portfolio_test` on the suite's cluster."""
+    server_url = os.environ.get("TEST_DATABASE_URL") or (pg_cluster.url if pg_cluster else "")
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS portfolio_test WITH (FORCE)"))
+        conn.execute(text("CREATE DATABASE portfolio_test"))
+    admin.dispose()
+    url = server_url.rsplit("/", 1)[0] + "/portfolio_test"
+    from app.migrate import migrate
+
+    engine = create_engine(url)
+    migrate(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def db_engine(database_url: str) -> Iterator[Engine]:
+    """An engine for tests to read and arrange the database directly."""
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def _truncate(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE projects, project_tags, contact_messages, idempotency_keys "
+                          "RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def clean_db(db_engine: Engine) -> Iterator[Engine]:
+    """Empty tables before the test (and after, so no test depends on another's rows)."""
+    _truncate(db_engine)
+    yield db_engine
+    _truncate(db_engine)
+
+
+@pytest.fixture(scope="session")
+def lambda_env(database_url: str) -> dict[str, str]:
+    """The environment the function runs with in the tests, in-process and in the image."""
+    return {"DATABASE_URL": database_url, "ADMIN_TOKEN_SHA256": ADMIN_TOKEN_SHA256,
+            "DB_CONNECT_TIMEOUT": "2", "DB_STATEMENT_TIMEOUT_MS": "2000", "LOG_LEVEL": "INFO"}
+
+
+@pytest.fixture(scope="session")
+def lambda_handler(lambda_env: dict[str, str]) -> Any:
+    """`handler.handler` itself, imported with the suite's environment."""
+    os.environ.update(lambda_env)
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    import handler
+
+    return handler.handler
+
+
+def lambda_context(request_id: str = "test-request-id") -> SimpleNamespace:
+    """The attributes of Lambda's context object that the service reads."""
+    return SimpleNamespace(aws_request_id=request_id, function_name="portfolio-api",
+                           memory_limit_in_mb=512, invoked_function_arn="arn:aws:lambda:local",
+                           get_remaining_time_in_millis=lambda: 30_000)
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A sample event from events/ by its path relative to that folder."""
+    return json.loads((EVENTS / name).read_text())
+
+
+def expected_statuses() -> dict[str, int]:
+    """events/expected-status.json: the status every sample event must produce."""
+    return json.loads((EVENTS / "expected-status.json").read_text())
+
+
+def body_of(response: dict[str, Any]) -> Any:
+    """The JSON body of a Lambda proxy response."""
+    return json.loads(response["body"]) if response.get("body") else None
+
+
+SAMPLE_PROJECT = {
+    "slug": "hello-world", "title": "Hello, world", "summary": "The first project.",
+    "body": "# Hello\n\nMarkdown *body*.", "tags": ["python", "lambda"],
+    "url": "https://example.com/hello", "repo_url": "https://example.com/hello.git",
+    "featured": True, "published": True,
+}
+
+
+@pytest.fixture
+def seeded_db(clean_db: Engine) -> Engine:
+    """The clean database with the published project the sample events ask for."""
+    from app import crud, schemas
+
+    with clean_db.begin() as conn:
+        crud.create_project(conn, data=schemas.ProjectCreate(**SAMPLE_PROJECT))
+    return clean_db

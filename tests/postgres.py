@@ -1,0 +1,89 @@
+"""A throwaway PostgreSQL cluster for the test suite (or TEST_DATABASE_URL when given).
+
+initdb and pg_ctl refuse to run as root, and CI runs as root: the cluster then runs as an
+unprivileged user that owns its temporary data directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    raise RuntimeError(f"{name} not found: install the PostgreSQL server (make test does)")
+
+
+def _runner() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    for user in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(user)
+            return ["runuser", "-u", user, "--"]
+    raise RuntimeError("running as root with neither a postgres nor a nobody user")
+
+
+class Cluster:
+    """A PostgreSQL cluster in a temporary directory on a free loopback port."""
+
+    def __init__(self) -> None:
+        self.runner = _runner()
+        self.tmp = Path(tempfile.mkdtemp(prefix="portfolio-pg-"))
+        self.data = self.tmp / "data"
+        sockets = self.tmp / "sock"
+        sockets.mkdir()
+        if self.runner:
+            entry = pwd.getpwnam(self.runner[2])
+            for path in (self.tmp, sockets):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        self.port = _free_port()
+        self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+        self._options = (f"-p {self.port} -k {sockets} -c listen_addresses=127.0.0.1 "
+                         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                         "-c max_connections=200")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                  "--no-sync")
+
+    def _run(self, tool: str, *args: str, check: bool = True) -> None:
+        subprocess.run([*self.runner, _bin(tool), *args], check=check, capture_output=True)
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-o", self._options, "-l",
+                  str(self.tmp / "log"), "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def throwaway_cluster() -> Iterator[Cluster]:
+    """Start a cluster; yield it; remove it and its files afterwards."""
+    cluster = Cluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
