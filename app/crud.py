@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from app import schemas
@@ -39,20 +39,29 @@ def _public(row: Row[Any], tags: list[str]) -> dict[str, Any]:
     return data
 
 
-def list_projects(conn: Connection, *, limit: int, offset: int, tag: str | None = None,
-                  featured: bool | None = None) -> tuple[list[dict[str, Any]], int]:
+def list_projects(
+    conn: Connection,
+    *,
+    limit: int,
+    offset: int,
+    tag: str | None = None,
+    featured: bool | None = None,
+) -> tuple[list[dict[str, Any]], int]:
     """Published projects, newest first, and how many match in all."""
-    where = [projects.c.published.is_(True)]
+    where: list[ColumnElement[bool]] = [projects.c.published.is_(True)]
     if featured is not None:
         where.append(projects.c.featured.is_(featured))
     if tag is not None:
-        where.append(exists().where(project_tags.c.project_id == projects.c.id,
-                                    project_tags.c.tag == tag))
+        where.append(
+            exists().where(project_tags.c.project_id == projects.c.id, project_tags.c.tag == tag)
+        )
     total = conn.execute(select(func.count()).select_from(projects).where(*where)).scalar_one()
     rows = conn.execute(
-        select(projects).where(*where)
+        select(projects)
+        .where(*where)
         .order_by(projects.c.created_at.desc(), projects.c.id.desc())
-        .limit(limit).offset(offset)
+        .limit(limit)
+        .offset(offset)
     ).all()
     tags = _tags_by_project(conn, [r.id for r in rows])
     return [_public(r, tags[r.id]) for r in rows], total
@@ -71,9 +80,10 @@ def get_project(conn: Connection, *, slug: str, published_only: bool) -> dict[st
 def _set_tags(conn: Connection, project_id: int, tags: list[str]) -> None:
     conn.execute(delete(project_tags).where(project_tags.c.project_id == project_id))
     if tags:
-        conn.execute(insert(project_tags), [
-            {"project_id": project_id, "tag": tag, "position": i} for i, tag in enumerate(tags)
-        ])
+        conn.execute(
+            insert(project_tags),
+            [{"project_id": project_id, "tag": tag, "position": i} for i, tag in enumerate(tags)],
+        )
 
 
 def create_project(conn: Connection, *, data: schemas.ProjectCreate) -> dict[str, Any]:
@@ -89,14 +99,17 @@ def create_project(conn: Connection, *, data: schemas.ProjectCreate) -> dict[str
     return created
 
 
-def update_project(conn: Connection, *, slug: str,
-                   data: schemas.ProjectUpdate) -> dict[str, Any] | None:
+def update_project(
+    conn: Connection, *, slug: str, data: schemas.ProjectUpdate
+) -> dict[str, Any] | None:
     """Apply the fields that were sent; None when no project has this slug."""
     changes = data.model_dump(exclude_unset=True)
     tags = changes.pop("tags", None)
     project_id = conn.execute(
-        update(projects).where(projects.c.slug == slug)
-        .values(**changes, updated_at=_now()).returning(projects.c.id)
+        update(projects)
+        .where(projects.c.slug == slug)
+        .values(**changes, updated_at=_now())
+        .returning(projects.c.id)
     ).scalar_one_or_none()
     if project_id is None:
         return None
@@ -119,17 +132,24 @@ def delete_project(conn: Connection, *, slug: str) -> bool:
 
 def create_contact_message(conn: Connection, *, data: schemas.ContactCreate) -> str:
     message_id = uuid.uuid4().hex
-    conn.execute(insert(contact_messages).values(id=message_id, created_at=_now(),
-                                                 **data.model_dump()))
+    conn.execute(
+        insert(contact_messages).values(id=message_id, created_at=_now(), **data.model_dump())
+    )
     return message_id
 
 
-def list_contact_messages(conn: Connection, *, limit: int,
-                          offset: int) -> tuple[list[dict[str, Any]], int]:
+def list_contact_messages(
+    conn: Connection, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
     total = conn.execute(select(func.count()).select_from(contact_messages)).scalar_one()
-    rows = conn.execute(
-        select(contact_messages)
-        .order_by(contact_messages.c.created_at.desc(), contact_messages.c.id.desc())
-        .limit(limit).offset(offset)
-    ).mappings().all()
+    rows = (
+        conn.execute(
+            select(contact_messages)
+            .order_by(contact_messages.c.created_at.desc(), contact_messages.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows], total

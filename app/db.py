@@ -40,8 +40,12 @@ def build_engine(settings: Settings, url: str | None = None) -> Engine:
     if settings.db_external_pooler:
         options["poolclass"] = NullPool
     else:
-        options.update(pool_size=1, max_overflow=0, pool_recycle=settings.db_pool_recycle,
-                       pool_timeout=settings.db_connect_timeout)
+        options.update(
+            pool_size=1,
+            max_overflow=0,
+            pool_recycle=settings.db_pool_recycle,
+            pool_timeout=settings.db_connect_timeout,
+        )
     connect_args = {
         "connect_timeout": settings.db_connect_timeout,
         # Server-side limit below the function timeout, so a slow query fails cleanly.

@@ -15,16 +15,21 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
     # The type name is enough to diagnose from the logs; the message may hold SQL or a host.
-    logger.warning("database unavailable: %s", type(error).__name__,
-                   extra={"path": request.url.path})
-    return JSONResponse({"detail": "database unavailable, try again shortly"}, status_code=503,
-                        headers={**_NO_STORE, "Retry-After": "1"})
+    logger.warning(
+        "database unavailable: %s", type(error).__name__, extra={"path": request.url.path}
+    )
+    return JSONResponse(
+        {"detail": "database unavailable, try again shortly"},
+        status_code=503,
+        headers={**_NO_STORE, "Retry-After": "1"},
+    )
 
 
 def _conflict(request: Request, error: Exception) -> JSONResponse:
     logger.info("write conflict: %s", type(error).__name__, extra={"path": request.url.path})
-    return JSONResponse({"detail": "conflicts with existing data"}, status_code=409,
-                        headers=_NO_STORE)
+    return JSONResponse(
+        {"detail": "conflicts with existing data"}, status_code=409, headers=_NO_STORE
+    )
 
 
 def _internal_error(request: Request, error: Exception) -> JSONResponse:

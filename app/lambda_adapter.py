@@ -32,7 +32,8 @@ class LambdaAdapter:
         self._lifespan.__enter__()
         self._running = True
         self._mangum.app = lambda_events.LambdaScope(
-            self.app, self._lifespan.lifespan_state, settings.api_base_path)
+            self.app, self._lifespan.lifespan_state, settings.api_base_path
+        )
         # Held while an invocation runs, so shutdown waits for it instead of cutting it short.
         self._busy = threading.Lock()
 
@@ -46,8 +47,12 @@ class LambdaAdapter:
         problem = lambda_events.problem(event, context, self._mangum)
         if problem is not None:
             status, reason = problem
-            logger.warning("rejected event: %d %s", status, reason,
-                           extra={"lambda_request_id": getattr(context, "aws_request_id", None)})
+            logger.warning(
+                "rejected event: %d %s",
+                status,
+                reason,
+                extra={"lambda_request_id": getattr(context, "aws_request_id", None)},
+            )
             return lambda_events.rejection(status, reason)
         with self._busy:
             return self._mangum(event, context)

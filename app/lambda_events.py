@@ -21,8 +21,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 # API Gateway itself refuses more than 10 KiB of headers; we allow some slack for ALB.
 MAX_HEADER_BYTES = 16 * 1024
 
-_TRANSLATION_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError,
-                       UnicodeError, binascii.Error, RuntimeError)
+_TRANSLATION_ERRORS = (
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    IndexError,
+    UnicodeError,
+    binascii.Error,
+    RuntimeError,
+)
 
 
 def problem(event: Any, context: Any, adapter: Mangum) -> tuple[int, str] | None:
@@ -52,8 +60,12 @@ def _untranslatable(event: Any, context: Any, adapter: Mangum) -> str | None:
         return "not an HTTP event: requestContext is missing (scheduled or direct invocation?)"
     if event.get("version") == "2.0" and not isinstance(request_context.get("http"), dict):
         return "HTTP API 2.0 event without requestContext.http"
-    for field in ("headers", "multiValueHeaders", "queryStringParameters",
-                  "multiValueQueryStringParameters"):
+    for field in (
+        "headers",
+        "multiValueHeaders",
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+    ):
         if field in event and event[field] is not None and not isinstance(event[field], dict):
             return f"{field} must be an object"
     if event.get("version") == "2.0" and not isinstance(event.get("headers", {}), dict):
@@ -124,12 +136,16 @@ def split_base_path(event: Mapping[str, Any], path: str, api_base_path: str) -> 
         # HTTP API: a named stage reached through the execute-api domain prefixes the path.
         stage = request_context.get("stage")
         domain = str(request_context.get("domainName") or "")
-        if (stage and stage != "$default" and ".execute-api." in domain
-                and (path == f"/{stage}" or path.startswith(f"/{stage}/"))):
-            prefix, path = f"/{stage}", path[len(stage) + 1:] or "/"
+        if (
+            stage
+            and stage != "$default"
+            and ".execute-api." in domain
+            and (path == f"/{stage}" or path.startswith(f"/{stage}/"))
+        ):
+            prefix, path = f"/{stage}", path[len(stage) + 1 :] or "/"
     # A custom domain's API mapping (configured, since events do not name it).
     if api_base_path and (path == api_base_path or path.startswith(api_base_path + "/")):
-        prefix, path = prefix + api_base_path, path[len(api_base_path):] or "/"
+        prefix, path = prefix + api_base_path, path[len(api_base_path) :] or "/"
     return prefix, path
 
 
@@ -143,9 +159,14 @@ class LambdaScope:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            root_path, path = split_base_path(scope.get("aws.event") or {}, scope["path"],
-                                              self.api_base_path)
+            root_path, path = split_base_path(
+                scope.get("aws.event") or {}, scope["path"], self.api_base_path
+            )
             # ASGI convention (Starlette >= 0.33): `path` includes `root_path`.
-            scope = {**scope, "state": dict(self.state), "root_path": root_path,
-                     "path": root_path + path}
+            scope = {
+                **scope,
+                "state": dict(self.state),
+                "root_path": root_path,
+                "path": root_path + path,
+            }
         await self.app(scope, receive, send)

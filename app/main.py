@@ -47,12 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from starlette.middleware.cors import CORSMiddleware
 
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins,
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], max_age=600,
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            max_age=600,
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ResponseHeaders)
     app.add_middleware(AccessLog)
     return app
-

@@ -60,14 +60,16 @@ class ResponseHeaders:
             await self.app(scope, receive, send)
             return
         private = scope["method"] not in ("GET", "HEAD") or any(
-            name == b"authorization" for name, _ in scope["headers"])
+            name == b"authorization" for name, _ in scope["headers"]
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message.setdefault("headers", [])
                 headers.append((b"x-content-type-options", b"nosniff"))
                 if (private or message["status"] >= 400) and not any(
-                        name.lower() == b"cache-control" for name, _ in headers):
+                    name.lower() == b"cache-control" for name, _ in headers
+                ):
                     headers.append((b"cache-control", b"no-store"))
             await send(message)
 
@@ -101,9 +103,19 @@ class AccessLog:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             fields = _request_ids(scope)
             access_logger.info(
-                "%s %s %d %.2fms", scope["method"], scope["path"], status, duration_ms,
-                extra={"http_method": scope["method"], "path": scope["path"], "status": status,
-                       "duration_ms": duration_ms, "cold_start": cold, **fields},
+                "%s %s %d %.2fms",
+                scope["method"],
+                scope["path"],
+                status,
+                duration_ms,
+                extra={
+                    "http_method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": duration_ms,
+                    "cold_start": cold,
+                    **fields,
+                },
             )
 
 
@@ -114,11 +126,20 @@ def _request_ids(scope: Scope) -> dict[str, Any]:
     return {
         "lambda_request_id": getattr(context, "aws_request_id", None),
         "apigw_request_id": (request_context or {}).get("requestId")
-        if isinstance(request_context, dict) else None,
+        if isinstance(request_context, dict)
+        else None,
     }
 
 
 async def _send_json(send: Send, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

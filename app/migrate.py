@@ -70,8 +70,9 @@ def migrate(engine: Engine, target: str = "head") -> dict[str, Any]:
         finally:
             if postgres:
                 connection.rollback()
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"),
-                                   {"key": ADVISORY_LOCK_KEY})
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                )
                 connection.commit()
     applied = _revisions_between(config, before, after)
     logger.info("migrations: %s -> %s, applied %s", before, after, applied or "nothing")
@@ -86,3 +87,24 @@ def _is_upgrade(config: Any, current: str | None, target: str) -> bool:
     script = ScriptDirectory.from_config(config)
     ancestors = {rev.revision for rev in script.iterate_revisions(target, "base")}
     return current is None or current in ancestors
+
+
+def main() -> None:
+    """`python -m app.migrate`: upgrade the database DATABASE_URL names (SQLite by default)."""
+    import json
+
+    from app.db import build_engine
+    from app.logging_setup import configure
+    from app.settings import get_settings
+
+    settings = get_settings()
+    configure(settings)
+    engine = build_engine(settings)
+    try:
+        print(json.dumps(migrate(engine)))
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

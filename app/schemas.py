@@ -91,7 +91,9 @@ class ContactCreate(_Strict):
     email: Annotated[
         str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
     ]
-    message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)]
+    message: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)
+    ]
 
 
 class ContactReceipt(BaseModel):

@@ -7,8 +7,11 @@ from alembic import context
 from app.tables import metadata
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=metadata,
-                  # SQLite alters tables by copying them; PostgreSQL alters in place.
-                  render_as_batch=connection.dialect.name == "sqlite")
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    # SQLite alters tables by copying them; PostgreSQL alters in place.
+    render_as_batch=connection.dialect.name == "sqlite",
+)
 with context.begin_transaction():
     context.run_migrations()

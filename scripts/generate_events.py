@@ -26,9 +26,14 @@ Request = dict[str, Any]
 
 
 def _headers(request: Request, host: str) -> dict[str, str]:
-    headers = {"accept": "application/json", "host": host, "user-agent": "curl/8.5.0",
-               "x-forwarded-for": SOURCE_IP, "x-forwarded-port": "443",
-               "x-forwarded-proto": "https"}
+    headers = {
+        "accept": "application/json",
+        "host": host,
+        "user-agent": "curl/8.5.0",
+        "x-forwarded-for": SOURCE_IP,
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    }
     if request.get("body") is not None:
         headers["content-type"] = "application/json"
     headers.update(request.get("headers", {}))
@@ -43,41 +48,66 @@ def rest_v1(request: Request, stage: str = "prod") -> dict[str, Any]:
     headers = _headers(request, DOMAIN)
     query = request.get("query") or None
     return {
-        "resource": "/{proxy+}", "path": request["path"], "httpMethod": request["method"],
-        "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "resource": "/{proxy+}",
+        "path": request["path"],
+        "httpMethod": request["method"],
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": query,
         "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": {"proxy": request["path"].lstrip("/")}, "stageVariables": None,
+        "pathParameters": {"proxy": request["path"].lstrip("/")},
+        "stageVariables": None,
         "requestContext": {
-            "accountId": "123456789012", "apiId": API_ID, "domainName": DOMAIN,
-            "domainPrefix": API_ID, "httpMethod": request["method"],
+            "accountId": "123456789012",
+            "apiId": API_ID,
+            "domainName": DOMAIN,
+            "domainPrefix": API_ID,
+            "httpMethod": request["method"],
             "identity": {"sourceIp": SOURCE_IP, "userAgent": "curl/8.5.0"},
-            "path": f"/{stage}{request['path']}", "protocol": "HTTP/1.1",
-            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "requestTimeEpoch": TIME_EPOCH,
-            "resourceId": "abcdef", "resourcePath": "/{proxy+}", "stage": stage,
+            "path": f"/{stage}{request['path']}",
+            "protocol": "HTTP/1.1",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "requestTimeEpoch": TIME_EPOCH,
+            "resourceId": "abcdef",
+            "resourcePath": "/{proxy+}",
+            "stage": stage,
         },
-        "body": _body(request), "isBase64Encoded": False,
+        "body": _body(request),
+        "isBase64Encoded": False,
     }
 
 
-def http_v2(request: Request, stage: str = "$default", domain: str = DOMAIN,
-            base64_body: bool = False) -> dict[str, Any]:
+def http_v2(
+    request: Request, stage: str = "$default", domain: str = DOMAIN, base64_body: bool = False
+) -> dict[str, Any]:
     path = request["path"] if stage == "$default" else f"/{stage}{request['path']}"
     query = request.get("query") or {}
     body = _body(request)
     if body is not None and base64_body:
         body = base64.b64encode(body.encode()).decode()
     event: dict[str, Any] = {
-        "version": "2.0", "routeKey": "$default", "rawPath": path,
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
         "rawQueryString": "&".join(f"{k}={v}" for k, v in query.items()),
         "headers": _headers(request, domain),
         "requestContext": {
-            "accountId": "123456789012", "apiId": domain.split(".")[0], "domainName": domain,
-            "domainPrefix": domain.split(".")[0],
-            "http": {"method": request["method"], "path": path, "protocol": "HTTP/1.1",
-                     "sourceIp": SOURCE_IP, "userAgent": "curl/8.5.0"},
-            "requestId": "JKJaXmPLvHcESHA=", "routeKey": "$default", "stage": stage,
-            "time": "27/Nov/2026:10:00:00 +0000", "timeEpoch": TIME_EPOCH,
+            "accountId": "123456789012",
+            "apiId": domain.split(".", maxsplit=1)[0],
+            "domainName": domain,
+            "domainPrefix": domain.split(".", maxsplit=1)[0],
+            "http": {
+                "method": request["method"],
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": SOURCE_IP,
+                "userAgent": "curl/8.5.0",
+            },
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": "$default",
+            "stage": stage,
+            "time": "27/Nov/2026:10:00:00 +0000",
+            "timeEpoch": TIME_EPOCH,
         },
         "isBase64Encoded": body is not None and base64_body,
     }
@@ -98,11 +128,18 @@ def http_v1(request: Request) -> dict[str, Any]:
 def alb(request: Request) -> dict[str, Any]:
     query = request.get("query") or {}
     return {
-        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:"
-                                   "123456789012:targetgroup/portfolio/6d0ecf831eec9f09"}},
-        "httpMethod": request["method"], "path": request["path"],
-        "queryStringParameters": query, "headers": _headers(request, "portfolio.example.com"),
-        "body": _body(request) or "", "isBase64Encoded": False,
+        "requestContext": {
+            "elb": {
+                "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:"
+                "123456789012:targetgroup/portfolio/6d0ecf831eec9f09"
+            }
+        },
+        "httpMethod": request["method"],
+        "path": request["path"],
+        "queryStringParameters": query,
+        "headers": _headers(request, "portfolio.example.com"),
+        "body": _body(request) or "",
+        "isBase64Encoded": False,
     }
 
 
@@ -123,22 +160,43 @@ ROUTES: dict[str, tuple[Request, int]] = {
     "get-health": ({"method": "GET", "path": "/health"}, 200),
     "get-projects": ({"method": "GET", "path": "/projects", "query": {"limit": "5"}}, 200),
     "get-project": ({"method": "GET", "path": "/projects/hello-world"}, 200),
-    "post-contact": ({"method": "POST", "path": "/contact", "body": {
-        "name": "Ada", "email": "ada@example.com", "message": "Hello from the contact form."}},
-        202),
-    "post-project-admin": ({"method": "POST", "path": "/projects",
-                            "headers": {"authorization": ADMIN_HEADER}, "body": {
-                                "slug": "from-an-event", "title": "Created by a sample event",
-                                "tags": ["sample"], "published": True}}, 201),
+    "post-contact": (
+        {
+            "method": "POST",
+            "path": "/contact",
+            "body": {
+                "name": "Ada",
+                "email": "ada@example.com",
+                "message": "Hello from the contact form.",
+            },
+        },
+        202,
+    ),
+    "post-project-admin": (
+        {
+            "method": "POST",
+            "path": "/projects",
+            "headers": {"authorization": ADMIN_HEADER},
+            "body": {
+                "slug": "from-an-event",
+                "title": "Created by a sample event",
+                "tags": ["sample"],
+                "published": True,
+            },
+        },
+        201,
+    ),
     "get-docs": ({"method": "GET", "path": "/docs"}, 200),
     "get-openapi": ({"method": "GET", "path": "/openapi.json"}, 200),
 }
 
 
 def valid_events() -> dict[str, tuple[dict[str, Any], int]]:
-    events = {f"{source}/{route}.json": (build(request), status)
-              for source, build in SOURCES.items()
-              for route, (request, status) in ROUTES.items()}
+    events = {
+        f"{source}/{route}.json": (build(request), status)
+        for source, build in SOURCES.items()
+        for route, (request, status) in ROUTES.items()
+    }
     # API Gateway's console test sends null header maps: valid, and must be served.
     no_headers = {**rest_v1(ROUTES["get-health"][0]), "headers": None, "multiValueHeaders": None}
     events["rest-v1/get-health-null-headers.json"] = (no_headers, 200)
@@ -156,6 +214,9 @@ def write(events: dict[str, tuple[dict[str, Any], int]]) -> None:
 
 
 if __name__ == "__main__":
-    from malformed_events import malformed_events  # type: ignore[import-not-found]
+    import sys
+
+    sys.path.insert(0, str(EVENTS.parent))
+    from scripts.malformed_events import malformed_events
 
     write({**valid_events(), **malformed_events()})

@@ -20,7 +20,7 @@ from tests.postgres import Cluster, throwaway_cluster
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 # The token the sample admin events carry; the suite configures its digest. Never deploy it.
-ADMIN_TOKEN = "local-admin-token"  # noqa: S105 - a test fixture, not a secret
+ADMIN_TOKEN = "local-admin-token"
 ADMIN_TOKEN_SHA256 = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
 
 
@@ -62,8 +62,12 @@ def db_engine(database_url: str) -> Iterator[Engine]:
 
 def _truncate(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE projects, project_tags, contact_messages, idempotency_keys "
-                          "RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text(
+                "TRUNCATE projects, project_tags, contact_messages, idempotency_keys "
+                "RESTART IDENTITY CASCADE"
+            )
+        )
 
 
 @pytest.fixture
@@ -77,8 +81,13 @@ def clean_db(db_engine: Engine) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def lambda_env(database_url: str) -> dict[str, str]:
     """The environment the function runs with in the tests, in-process and in the image."""
-    return {"DATABASE_URL": database_url, "ADMIN_TOKEN_SHA256": ADMIN_TOKEN_SHA256,
-            "DB_CONNECT_TIMEOUT": "2", "DB_STATEMENT_TIMEOUT_MS": "2000", "LOG_LEVEL": "INFO"}
+    return {
+        "DATABASE_URL": database_url,
+        "ADMIN_TOKEN_SHA256": ADMIN_TOKEN_SHA256,
+        "DB_CONNECT_TIMEOUT": "2",
+        "DB_STATEMENT_TIMEOUT_MS": "2000",
+        "LOG_LEVEL": "INFO",
+    }
 
 
 @pytest.fixture(scope="session")
@@ -95,9 +104,13 @@ def lambda_handler(lambda_env: dict[str, str]) -> Any:
 
 def lambda_context(request_id: str = "test-request-id") -> SimpleNamespace:
     """The attributes of Lambda's context object that the service reads."""
-    return SimpleNamespace(aws_request_id=request_id, function_name="portfolio-api",
-                           memory_limit_in_mb=512, invoked_function_arn="arn:aws:lambda:local",
-                           get_remaining_time_in_millis=lambda: 30_000)
+    return SimpleNamespace(
+        aws_request_id=request_id,
+        function_name="portfolio-api",
+        memory_limit_in_mb=512,
+        invoked_function_arn="arn:aws:lambda:local",
+        get_remaining_time_in_millis=lambda: 30_000,
+    )
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -116,10 +129,15 @@ def body_of(response: dict[str, Any]) -> Any:
 
 
 SAMPLE_PROJECT = {
-    "slug": "hello-world", "title": "Hello, world", "summary": "The first project.",
-    "body": "# Hello\n\nMarkdown *body*.", "tags": ["python", "lambda"],
-    "url": "https://example.com/hello", "repo_url": "https://example.com/hello.git",
-    "featured": True, "published": True,
+    "slug": "hello-world",
+    "title": "Hello, world",
+    "summary": "The first project.",
+    "body": "# Hello\n\nMarkdown *body*.",
+    "tags": ["python", "lambda"],
+    "url": "https://example.com/hello",
+    "repo_url": "https://example.com/hello.git",
+    "featured": True,
+    "published": True,
 }
 
 
@@ -131,3 +149,38 @@ def seeded_db(clean_db: Engine) -> Engine:
     with clean_db.begin() as conn:
         crud.create_project(conn, data=schemas.ProjectCreate(**SAMPLE_PROJECT))
     return clean_db
+
+
+@pytest.fixture
+def client(lambda_handler: Any, clean_db: Engine) -> Any:
+    """Requests through `handler.handler` against an empty database."""
+    from tests.client import LambdaClient
+
+    return LambdaClient(lambda_handler)
+
+
+@pytest.fixture
+def make_client(database_url: str) -> Iterator[Any]:
+    """Build a separate adapter (its own app, lifespan and engine) with chosen settings."""
+    from app.lambda_adapter import LambdaAdapter
+    from app.settings import Settings
+    from tests.client import LambdaClient
+
+    adapters: list[LambdaAdapter] = []
+
+    def make(**overrides: Any) -> LambdaClient:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "admin_token_sha256": ADMIN_TOKEN_SHA256,
+            "db_connect_timeout": 2,
+            "db_statement_timeout_ms": 2000,
+        }
+        adapter = LambdaAdapter(Settings(**{**values, **overrides}))
+        adapters.append(adapter)
+        client = LambdaClient(adapter.handle)
+        client.adapter = adapter  # type: ignore[attr-defined]
+        return client
+
+    yield make
+    for adapter in adapters:
+        adapter.shutdown()

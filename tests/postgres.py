@@ -57,18 +57,39 @@ class Cluster:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         self.port = _free_port()
         self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
-        self._options = (f"-p {self.port} -k {sockets} -c listen_addresses=127.0.0.1 "
-                         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                         "-c max_connections=200")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                  "--no-sync")
+        self._options = (
+            f"-p {self.port} -k {sockets} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200"
+        )
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
 
     def _run(self, tool: str, *args: str, check: bool = True) -> None:
         subprocess.run([*self.runner, _bin(tool), *args], check=check, capture_output=True)
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-o", self._options, "-l",
-                  str(self.tmp / "log"), "-w", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            self._options,
+            "-l",
+            str(self.tmp / "log"),
+            "-w",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)

@@ -26,8 +26,7 @@ def test_the_malformed_corpus_is_large_enough() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_event_gets_its_expected_status(name: str, lambda_handler: Any,
-                                        seeded_db: Engine) -> None:
+def test_event_gets_its_expected_status(name: str, lambda_handler: Any, seeded_db: Engine) -> None:
     response = lambda_handler(load_event(name), lambda_context())
 
     assert response["statusCode"] == EXPECTED[name], response.get("body", "")[:500]

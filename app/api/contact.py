@@ -22,20 +22,31 @@ def send_message(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     body_hash = idempotency.request_hash(data.model_dump())
-    previous = idempotency.replay(conn, key=idempotency_key, scope="POST /contact",
-                                  body_hash=body_hash)
+    previous = idempotency.replay(
+        conn, key=idempotency_key, scope="POST /contact", body_hash=body_hash
+    )
     if previous is not None:
         return JSONResponse(previous[1], status_code=previous[0])
     receipt = {"id": crud.create_contact_message(conn, data=data), "status": "received"}
-    idempotency.remember(conn, key=idempotency_key, scope="POST /contact", body_hash=body_hash,
-                         status_code=202, response=receipt)
+    idempotency.remember(
+        conn,
+        key=idempotency_key,
+        scope="POST /contact",
+        body_hash=body_hash,
+        status_code=202,
+        response=receipt,
+    )
     return receipt
 
 
-@router.get("", response_model=schemas.Page[schemas.ContactMessage],
-            responses={401: {"model": schemas.ErrorBody}, 503: {"model": schemas.ErrorBody}})
-def list_messages(_: Admin, conn: DbConnection,
-                  page: Annotated[PageParams, Depends(page_params)]) -> dict[str, Any]:
+@router.get(
+    "",
+    response_model=schemas.Page[schemas.ContactMessage],
+    responses={401: {"model": schemas.ErrorBody}, 503: {"model": schemas.ErrorBody}},
+)
+def list_messages(
+    _: Admin, conn: DbConnection, page: Annotated[PageParams, Depends(page_params)]
+) -> dict[str, Any]:
     """Messages newest first (admin only)."""
     items, total = crud.list_contact_messages(conn, limit=page.limit, offset=page.offset)
     return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}

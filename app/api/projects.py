@@ -16,10 +16,15 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 
 _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": schemas.ErrorBody, "description": "Missing or wrong admin token"},
-    503: {"model": schemas.ErrorBody, "description": "Admin access not configured or database unavailable"},
+    503: {
+        "model": schemas.ErrorBody,
+        "description": "Admin access not configured or database unavailable",
+    },
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": schemas.ErrorBody}}
-_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": schemas.ErrorBody, "description": "Slug already taken"}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": schemas.ErrorBody, "description": "Slug already taken"}
+}
 
 
 def _not_found(slug: str) -> HTTPException:
@@ -34,8 +39,9 @@ def list_projects(
     featured: bool | None = None,
 ) -> dict[str, Any]:
     """Published projects, newest first."""
-    items, total = crud.list_projects(conn, limit=page.limit, offset=page.offset, tag=tag,
-                                      featured=featured)
+    items, total = crud.list_projects(
+        conn, limit=page.limit, offset=page.offset, tag=tag, featured=featured
+    )
     return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
 
 
@@ -47,8 +53,12 @@ def get_project(slug: str, conn: DbConnection) -> dict[str, Any]:
     return project
 
 
-@router.post("", status_code=201, response_model=schemas.ProjectPublic,
-             responses={**_ADMIN_ERRORS, **_CONFLICT})
+@router.post(
+    "",
+    status_code=201,
+    response_model=schemas.ProjectPublic,
+    responses={**_ADMIN_ERRORS, **_CONFLICT},
+)
 def create_project(
     _: Admin,
     data: schemas.ProjectCreate,
@@ -56,24 +66,37 @@ def create_project(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     body_hash = idempotency.request_hash(data.model_dump())
-    previous = idempotency.replay(conn, key=idempotency_key, scope="POST /projects",
-                                  body_hash=body_hash)
+    previous = idempotency.replay(
+        conn, key=idempotency_key, scope="POST /projects", body_hash=body_hash
+    )
     if previous is not None:
         return JSONResponse(previous[1], status_code=previous[0])
     if crud.get_project(conn, slug=data.slug, published_only=False) is not None:
         raise HTTPException(409, f"project {data.slug!r} already exists")
     project = schemas.ProjectPublic.model_validate(crud.create_project(conn, data=data))
-    idempotency.remember(conn, key=idempotency_key, scope="POST /projects", body_hash=body_hash,
-                         status_code=201, response=project.model_dump(mode="json"))
+    idempotency.remember(
+        conn,
+        key=idempotency_key,
+        scope="POST /projects",
+        body_hash=body_hash,
+        status_code=201,
+        response=project.model_dump(mode="json"),
+    )
     return project
 
 
-@router.patch("/{slug}", response_model=schemas.ProjectPublic,
-              responses={**_ADMIN_ERRORS, **_NOT_FOUND, **_CONFLICT})
-def update_project(_: Admin, slug: str, data: schemas.ProjectUpdate,
-                   conn: DbConnection) -> dict[str, Any]:
-    if data.slug not in (None, slug) and crud.get_project(
-            conn, slug=data.slug, published_only=False) is not None:
+@router.patch(
+    "/{slug}",
+    response_model=schemas.ProjectPublic,
+    responses={**_ADMIN_ERRORS, **_NOT_FOUND, **_CONFLICT},
+)
+def update_project(
+    _: Admin, slug: str, data: schemas.ProjectUpdate, conn: DbConnection
+) -> dict[str, Any]:
+    if (
+        data.slug not in (None, slug)
+        and crud.get_project(conn, slug=data.slug, published_only=False) is not None
+    ):
         raise HTTPException(409, f"project {data.slug!r} already exists")
     project = crud.update_project(conn, slug=slug, data=data)
     if project is None:
@@ -81,8 +104,9 @@ def update_project(_: Admin, slug: str, data: schemas.ProjectUpdate,
     return project
 
 
-@router.delete("/{slug}", status_code=204, response_class=Response,
-               responses={**_ADMIN_ERRORS, **_NOT_FOUND})
+@router.delete(
+    "/{slug}", status_code=204, response_class=Response, responses={**_ADMIN_ERRORS, **_NOT_FOUND}
+)
 def delete_project(_: Admin, slug: str, conn: DbConnection) -> Response:
     if not crud.delete_project(conn, slug=slug):
         raise _not_found(slug)

@@ -36,8 +36,12 @@ def upgrade() -> None:
     op.create_index("ix_projects_created_at", "projects", ["created_at"])
     op.create_table(
         "project_tags",
-        sa.Column("project_id", sa.Integer,
-                  sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "project_id",
+            sa.Integer,
+            sa.ForeignKey("projects.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("tag", sa.String(32), primary_key=True),
         sa.Column("position", sa.Integer, nullable=False),
     )

@@ -1,0 +1,68 @@
+"""The one settings object: defaults, parsing, and errors that name the variable."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from app.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    for name in (
+        "DATABASE_URL",
+        "ADMIN_TOKEN_SHA256",
+        "CORS_ORIGINS",
+        "DB_CONNECT_TIMEOUT",
+        "API_BASE_PATH",
+        "LOG_LEVEL",
+        "DB_EXTERNAL_POOLER",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env file here
+
+
+def test_defaults_run_on_sqlite_with_admin_closed() -> None:
+    settings = load_settings()
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.admin_token_sha256 is None
+    assert (settings.db_connect_timeout, settings.db_statement_timeout_ms) == (3, 5000)
+    assert settings.cors_origins == []
+
+
+def test_values_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    digest = hashlib.sha256(b"t").hexdigest()
+    monkeypatch.setenv("ADMIN_TOKEN_SHA256", digest.upper())
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("API_BASE_PATH", "v1/")
+    monkeypatch.setenv("DB_EXTERNAL_POOLER", "true")
+    settings = load_settings()
+    assert settings.admin_token_sha256 == digest
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+    assert settings.api_base_path == "/v1"
+    assert settings.db_external_pooler is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ADMIN_TOKEN_SHA256", "not-a-digest"),
+        ("DB_CONNECT_TIMEOUT", "soon"),
+        ("DB_CONNECT_TIMEOUT", "0"),
+        ("LOG_LEVEL", "CHATTY"),
+        ("DB_EXTERNAL_POOLER", "perhaps"),
+    ],
+)
+def test_invalid_value_stops_start_up_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings()
+
+
+def test_settings_are_immutable() -> None:
+    with pytest.raises(ValueError, match="frozen"):
+        Settings().log_level = "DEBUG"  # type: ignore[misc]
