@@ -25,15 +25,16 @@ class FakeResponseBucket(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if FakeResponseBucket.fail_first > 0:
             FakeResponseBucket.fail_first -= 1
             self.send_response(503)
             self.end_headers()
             return
-        self.received.append({"path": self.path, "headers": dict(self.headers),
-                              "body": json.loads(body)})
+        self.received.append(
+            {"path": self.path, "headers": dict(self.headers), "body": json.loads(body)}
+        )
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -46,8 +47,10 @@ def response_url() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeResponseBucket)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield (f"http://127.0.0.1:{server.server_address[1]}/cloudformation-custom-resource-"
-               "response-useast1/arn%3Aaws%3Acloudformation?X-Amz-Signature=abc")
+        yield (
+            f"http://127.0.0.1:{server.server_address[1]}/cloudformation-custom-resource-"
+            "response-useast1/arn%3Aaws%3Acloudformation?X-Amz-Signature=abc"
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -72,8 +75,9 @@ CONTEXT = SimpleNamespace(log_stream_name="2024/05/01/[$LATEST]abcdef")
 
 def test_a_create_is_answered_with_the_whole_verdict(response_url: str) -> None:
     event = _event(response_url)
-    custom_resource.respond(event, CONTEXT, "SUCCESS",
-                            {"Current": "0002_contact", "Applied": ["0001", "0002_contact"]})
+    custom_resource.respond(
+        event, CONTEXT, "SUCCESS", {"Current": "0002_contact", "Applied": ["0001", "0002_contact"]}
+    )
     (put,) = FakeResponseBucket.received
     assert put["path"].startswith("/cloudformation-custom-resource-response-useast1/")
     assert put["headers"].get("Content-Type", "") == ""
@@ -92,30 +96,41 @@ def test_a_create_is_answered_with_the_whole_verdict(response_url: str) -> None:
 def test_an_update_keeps_the_physical_id_and_a_failure_carries_its_reason(
     response_url: str,
 ) -> None:
-    event = _event(response_url, "Update", PhysicalResourceId="kept-id",
-                   OldResourceProperties={"FunctionVersion": "2"})
+    event = _event(
+        response_url,
+        "Update",
+        PhysicalResourceId="kept-id",
+        OldResourceProperties={"FunctionVersion": "2"},
+    )
     custom_resource.respond(event, CONTEXT, "FAILED", None, "migration 0003 failed: boom")
     body = FakeResponseBucket.received[0]["body"]
     assert (body["Status"], body["PhysicalResourceId"], body["Reason"], body["Data"]) == (
-        "FAILED", "kept-id", "migration 0003 failed: boom", {})
+        "FAILED",
+        "kept-id",
+        "migration 0003 failed: boom",
+        {},
+    )
 
 
 def test_transient_errors_are_retried(response_url: str) -> None:
     FakeResponseBucket.fail_first = 2
-    custom_resource.respond(_event(response_url, "Delete", PhysicalResourceId="x"), CONTEXT,
-                            "SUCCESS", attempts=3)
+    custom_resource.respond(
+        _event(response_url, "Delete", PhysicalResourceId="x"), CONTEXT, "SUCCESS", attempts=3
+    )
     assert [r["body"]["Status"] for r in FakeResponseBucket.received] == ["SUCCESS"]
 
 
 def test_an_unreachable_url_raises_after_the_attempts() -> None:
     with pytest.raises(OSError):
-        custom_resource.respond(_event("http://127.0.0.1:9/x"), CONTEXT, "SUCCESS",
-                                attempts=1, timeout=1.0)
+        custom_resource.respond(
+            _event("http://127.0.0.1:9/x"), CONTEXT, "SUCCESS", attempts=1, timeout=1.0
+        )
 
 
 def test_oversized_responses_are_cut_to_cloudformations_limit(response_url: str) -> None:
-    custom_resource.respond(_event(response_url), CONTEXT, "FAILED",
-                            {"Applied": ["x" * 100] * 100}, "r" * 10_000)
+    custom_resource.respond(
+        _event(response_url), CONTEXT, "FAILED", {"Applied": ["x" * 100] * 100}, "r" * 10_000
+    )
     body = FakeResponseBucket.received[0]["body"]
     assert len(json.dumps(body).encode()) <= custom_resource.MAX_RESPONSE_BYTES
     assert body["Status"] == "FAILED" and body["Reason"].startswith("rrrr")

@@ -1,0 +1,255 @@
+"""Read a JSON secret from AWS Secrets Manager with the standard library only.
+
+Why not boto3: it is about 25 MB installed and importing it costs hundreds of milliseconds of
+cold start, all to make one signed HTTPS POST at the first database use. That POST is
+`GetSecretValue`, signed here with AWS Signature Version 4 (HMAC-SHA256 over a canonical form
+of the request). The signer is checked against the published SigV4 test-suite vectors and the
+whole call against a local stand-in for Secrets Manager (tests/test_aws_secrets.py).
+
+Nothing here reads the environment: credentials, region and endpoint arrive as arguments
+(the settings object reads Lambda's AWS_* variables and passes them in).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_ALGORITHM = "AWS4-HMAC-SHA256"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The function's temporary credentials (Lambda sets them as AWS_* variables)."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def __repr__(self) -> str:  # never print the secret key
+        return f"Credentials(access_key_id={self.access_key_id!r}, ...)"
+
+
+class SecretsManagerError(RuntimeError):
+    """GetSecretValue failed; the message names the AWS error, never the secret."""
+
+
+# -- Signature Version 4 ---------------------------------------------------------------
+
+
+def _hmac(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+
+def signing_key(secret_access_key: str, datestamp: str, region: str, service: str) -> bytes:
+    """Derive the day-, region- and service-scoped key from the secret access key."""
+    key = _hmac(f"AWS4{secret_access_key}".encode(), datestamp)
+    key = _hmac(key, region)
+    key = _hmac(key, service)
+    return _hmac(key, "aws4_request")
+
+
+def _canonical_query(query: str) -> str:
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    encoded = [
+        (urllib.parse.quote(k, safe="-_.~"), urllib.parse.quote(v, safe="-_.~")) for k, v in pairs
+    ]
+    return "&".join(f"{k}={v}" for k, v in sorted(encoded))
+
+
+def sign(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    payload_hash: str,
+    *,
+    credentials: Credentials,
+    region: str,
+    service: str,
+    amz_date: str,
+) -> str:
+    """Return the Authorization header value for a request whose `headers` are all signed.
+
+    `headers` must already hold `host` and `x-amz-date` (and `x-amz-security-token` when the
+    credentials have a session token); `amz_date` is the same `YYYYMMDDTHHMMSSZ` timestamp.
+    """
+    parts = urllib.parse.urlsplit(url)
+    canonical_headers = {
+        name.lower().strip(): " ".join(value.split()) for name, value in headers.items()
+    }
+    signed_headers = ";".join(sorted(canonical_headers))
+    canonical_request = "\n".join(
+        [
+            method.upper(),
+            urllib.parse.quote(parts.path or "/", safe="/-_.~"),
+            _canonical_query(parts.query),
+            "".join(f"{name}:{canonical_headers[name]}\n" for name in sorted(canonical_headers)),
+            signed_headers,
+            payload_hash,
+        ]
+    )
+    datestamp = amz_date[:8]
+    scope = f"{datestamp}/{region}/{service}/aws4_request"
+    string_to_sign = "\n".join(
+        [
+            _ALGORITHM,
+            amz_date,
+            scope,
+            hashlib.sha256(canonical_request.encode()).hexdigest(),
+        ]
+    )
+    key = signing_key(credentials.secret_access_key, datestamp, region, service)
+    signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return (
+        f"{_ALGORITHM} Credential={credentials.access_key_id}/{scope}, "
+        f"SignedHeaders={signed_headers}, Signature={signature}"
+    )
+
+
+# -- GetSecretValue ----------------------------------------------------------------------
+
+
+def region_of_arn(arn: str) -> str | None:
+    """The region field of an ARN (`arn:partition:service:region:account:...`), if any."""
+    fields = arn.split(":")
+    return fields[3] or None if len(fields) > 5 and fields[0] == "arn" else None
+
+
+def default_endpoint(region: str) -> str:
+    """The public regional endpoint (private DNS of a VPC endpoint resolves the same name)."""
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://secretsmanager.{region}.{suffix}"
+
+
+def get_secret_json(
+    arn: str,
+    *,
+    credentials: Credentials,
+    region: str | None = None,
+    endpoint: str | None = None,
+    timeout: float = 5.0,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Fetch secret `arn` (an ARN or a name) and parse its SecretString as a JSON object.
+
+    The region comes from the ARN when it has one, else from `region`. `endpoint` replaces
+    the AWS endpoint (tests point it at a local server).
+    """
+    region = region_of_arn(arn) or region
+    if not region:
+        raise SecretsManagerError("no region: pass one or use a full secret ARN")
+    url = (endpoint or default_endpoint(region)).rstrip("/") + "/"
+    body = json.dumps({"SecretId": arn}).encode()
+    amz_date = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    headers = {
+        "content-type": "application/x-amz-json-1.1",
+        "host": urllib.parse.urlsplit(url).netloc,
+        "x-amz-date": amz_date,
+        "x-amz-target": "secretsmanager.GetSecretValue",
+    }
+    if credentials.session_token:
+        headers["x-amz-security-token"] = credentials.session_token
+    headers["authorization"] = sign(
+        "POST",
+        url,
+        headers,
+        hashlib.sha256(body).hexdigest(),
+        credentials=credentials,
+        region=region,
+        service="secretsmanager",
+        amz_date=amz_date,
+    )
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            reply = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise SecretsManagerError(f"GetSecretValue failed: {_aws_error(exc)}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise SecretsManagerError(f"GetSecretValue could not reach {url}: {exc}") from None
+
+    secret_string = reply.get("SecretString")
+    if not isinstance(secret_string, str):
+        raise SecretsManagerError(
+            "the secret has no SecretString (binary secrets are not supported)"
+        )
+    try:
+        value = json.loads(secret_string)
+    except json.JSONDecodeError:
+        raise SecretsManagerError("the secret's SecretString is not JSON") from None
+    if not isinstance(value, dict):
+        raise SecretsManagerError("the secret's SecretString is not a JSON object")
+    return value
+
+
+def _aws_error(exc: urllib.error.HTTPError) -> str:
+    """`HTTP 400 ResourceNotFoundException: ...` from an AWS JSON error body."""
+    try:
+        error = json.loads(exc.read() or b"{}")
+    except (json.JSONDecodeError, OSError):
+        error = {}
+    kind = str(error.get("__type", "")).rsplit("#", 1)[-1] or exc.reason
+    message = error.get("message") or error.get("Message") or ""
+    return f"HTTP {exc.code} {kind}: {message}".rstrip(": ")
+
+
+# -- database URL ------------------------------------------------------------------------
+
+
+class _SecretSettings(Protocol):
+    database_secret_arn: str | None
+    aws_region: str | None
+    aws_access_key_id: str | None
+    aws_secret_access_key: str | None
+    aws_session_token: str | None
+
+
+def database_url_from_secret(settings: _SecretSettings, *, endpoint: str | None = None) -> str:
+    """A SQLAlchemy URL built from the RDS-format secret named by the settings.
+
+    The secret holds `username`, `password`, `host`, `port` and `dbname` (what RDS and the
+    stack's generated secret contain). An optional `db_host` setting replaces the host: an
+    RDS Proxy endpoint differs from the cluster endpoint the secret records.
+    """
+    if not settings.database_secret_arn:
+        raise SecretsManagerError("DATABASE_SECRET_ARN is not set")
+    if not (settings.aws_access_key_id and settings.aws_secret_access_key):
+        raise SecretsManagerError("no AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+    secret = get_secret_json(
+        settings.database_secret_arn,
+        credentials=Credentials(
+            settings.aws_access_key_id, settings.aws_secret_access_key, settings.aws_session_token
+        ),
+        region=settings.aws_region,
+        endpoint=endpoint,
+    )
+    return url_from_secret(secret, host=getattr(settings, "db_host", None))
+
+
+def url_from_secret(secret: Mapping[str, Any], *, host: str | None = None) -> str:
+    """`postgresql+psycopg2://user:password@host:port/dbname`, every part percent-encoded."""
+    missing = [key for key in ("username", "password") if not secret.get(key)]
+    host = host or secret.get("host")
+    if not host:
+        missing.append("host")
+    if missing:
+        raise SecretsManagerError(f"the database secret lacks {', '.join(missing)}")
+
+    def quote(value: object) -> str:
+        return urllib.parse.quote(str(value), safe="")
+
+    port = int(secret.get("port") or 5432)
+    dbname = secret.get("dbname") or "postgres"
+    return (
+        f"postgresql+psycopg2://{quote(secret['username'])}:{quote(secret['password'])}"
+        f"@{host}:{port}/{quote(dbname)}"
+    )
