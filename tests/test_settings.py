@@ -11,16 +11,8 @@ from app.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, load_set
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    for name in (
-        "DATABASE_URL",
-        "ADMIN_TOKEN_SHA256",
-        "CORS_ORIGINS",
-        "DB_CONNECT_TIMEOUT",
-        "API_BASE_PATH",
-        "LOG_LEVEL",
-        "DB_EXTERNAL_POOLER",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.chdir(tmp_path)  # no .env file here
 
 
