@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger("app.errors")
 
@@ -48,6 +51,26 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
     return _internal_error(request, error)
 
 
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    if error.status_code == 405:
+        # Starlette's 405 names the methods of the first route with this path only; FastAPI
+        # makes one route per method, so ask the router which methods the path answers to.
+        scope = {"type": "http", "path": request.scope["path"]}
+        scope["root_path"] = request.scope.get("root_path", "")
+        allowed = [
+            method
+            for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+            if any(
+                route.matches({**scope, "method": method})[0] is Match.FULL
+                for route in request.app.router.routes
+            )
+        ]
+        if allowed:
+            error.headers = {**(error.headers or {}), "Allow": ", ".join(allowed)}
+    return await http_exception_handler(request, error)
+
+
 async def _unhandled(request: Request, error: Exception) -> JSONResponse:
     return _internal_error(request, error)
 
@@ -55,4 +78,5 @@ async def _unhandled(request: Request, error: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
     app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unhandled)

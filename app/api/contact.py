@@ -8,18 +8,19 @@ from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
 
 from app import crud, idempotency, schemas
+from app.api.responses import BODY_ERRORS, DATABASE_ERRORS
 from app.db import DbConnection
 from app.pagination import PageParams, page_params
 from app.security import Admin
 
-router = APIRouter(prefix="/contact", tags=["contact"])
+router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
 
 
-@router.post("", status_code=202, response_model=schemas.ContactReceipt)
+@router.post("", status_code=202, response_model=schemas.ContactReceipt, responses=BODY_ERRORS)
 def send_message(
     data: schemas.ContactCreate,
     conn: DbConnection,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> Any:
     body_hash = idempotency.request_hash(data.model_dump())
     previous = idempotency.replay(

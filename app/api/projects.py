@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 
 from app import crud, idempotency, schemas
+from app.api.responses import BODY_ERRORS, DATABASE_ERRORS
 from app.db import DbConnection
 from app.pagination import PageParams, page_params
 from app.security import Admin
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
 
 _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": schemas.ErrorBody, "description": "Missing or wrong admin token"},
@@ -57,13 +58,13 @@ def get_project(slug: str, conn: DbConnection) -> dict[str, Any]:
     "",
     status_code=201,
     response_model=schemas.ProjectPublic,
-    responses={**_ADMIN_ERRORS, **_CONFLICT},
+    responses={**_ADMIN_ERRORS, **BODY_ERRORS, **_CONFLICT},
 )
 def create_project(
     _: Admin,
     data: schemas.ProjectCreate,
     conn: DbConnection,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> Any:
     body_hash = idempotency.request_hash(data.model_dump())
     previous = idempotency.replay(
@@ -88,7 +89,7 @@ def create_project(
 @router.patch(
     "/{slug}",
     response_model=schemas.ProjectPublic,
-    responses={**_ADMIN_ERRORS, **_NOT_FOUND, **_CONFLICT},
+    responses={**_ADMIN_ERRORS, **BODY_ERRORS, **_NOT_FOUND, **_CONFLICT},
 )
 def update_project(
     _: Admin, slug: str, data: schemas.ProjectUpdate, conn: DbConnection

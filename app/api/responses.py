@@ -1,0 +1,22 @@
+"""Error answers shared by several routes, so the OpenAPI schema lists every status they give."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.schemas import ErrorBody
+
+Responses = dict[int | str, dict[str, Any]]
+
+# Every route that queries the database (app/errors.py turns its outages into 503).
+DATABASE_ERRORS: Responses = {
+    503: {"model": ErrorBody, "description": "Database unavailable, try again shortly"},
+}
+
+# Every route that reads a JSON body. 422 is either FastAPI's list of validation errors or
+# a sentence (e.g. an Idempotency-Key reused with another body), hence ErrorBody for both.
+BODY_ERRORS: Responses = {
+    400: {"model": ErrorBody, "description": "Body is not UTF-8 JSON"},
+    413: {"model": ErrorBody, "description": "Body over the size limit"},
+    422: {"model": ErrorBody, "description": "Invalid input"},
+}
