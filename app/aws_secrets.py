@@ -206,11 +206,19 @@ def _aws_error(exc: urllib.error.HTTPError) -> str:
 
 
 class _SecretSettings(Protocol):
-    database_secret_arn: str | None
-    aws_region: str | None
-    aws_access_key_id: str | None
-    aws_secret_access_key: str | None
-    aws_session_token: str | None
+    # Read-only members: the settings object is frozen.
+    @property
+    def database_secret_arn(self) -> str | None: ...
+    @property
+    def db_host(self) -> str | None: ...
+    @property
+    def aws_region(self) -> str | None: ...
+    @property
+    def aws_access_key_id(self) -> str | None: ...
+    @property
+    def aws_secret_access_key(self) -> str | None: ...
+    @property
+    def aws_session_token(self) -> str | None: ...
 
 
 def database_url_from_secret(settings: _SecretSettings, *, endpoint: str | None = None) -> str:
@@ -232,7 +240,7 @@ def database_url_from_secret(settings: _SecretSettings, *, endpoint: str | None 
         region=settings.aws_region,
         endpoint=endpoint,
     )
-    return url_from_secret(secret, host=getattr(settings, "db_host", None))
+    return url_from_secret(secret, host=settings.db_host)
 
 
 def url_from_secret(secret: Mapping[str, Any], *, host: str | None = None) -> str:

@@ -19,23 +19,24 @@ from sqlalchemy.pool import NullPool
 from app.settings import Settings
 
 
-def database_url(settings: Settings) -> str:
-    """The URL to connect to: from the secret when one is configured, else DATABASE_URL."""
-    if settings.database_secret_arn:
-        from app.aws_secrets import database_url_from_secret
-
-        return database_url_from_secret(settings)
-    return settings.database_url
-
-
-def build_engine(settings: Settings, url: str | None = None) -> Engine:
+def build_engine(settings: Settings) -> Engine:
     """Create (without connecting) the engine for `settings`."""
-    url = url or database_url(settings)
+    if settings.database_secret_arn:
+        # Credentials come from Secrets Manager at the first connection, not at INIT: an
+        # unreachable endpoint then costs a 503, not a failed execution environment.
+        engine = _postgres_engine(settings, "postgresql+psycopg2://")
+        event.listen(engine, "do_connect", _SecretCredentials(settings))
+        return engine
+    url = settings.database_url
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_foreign_keys)
         return engine
 
+    return _postgres_engine(settings, url)
+
+
+def _postgres_engine(settings: Settings, url: str) -> Engine:
     options: dict[str, Any] = {"pool_pre_ping": True}
     if settings.db_external_pooler:
         options["poolclass"] = NullPool
@@ -58,6 +59,42 @@ def build_engine(settings: Settings, url: str | None = None) -> Engine:
         "keepalives_count": 3,
     }
     return create_engine(url, connect_args=connect_args, **options)
+
+
+class _SecretCredentials:
+    """`do_connect` hook: fill host, user and password in from the database secret.
+
+    The secret is fetched once and kept; a refused login drops it, so the next connection
+    after a rotation reads the new password.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.params: dict[str, Any] | None = None
+
+    def __call__(self, dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import OperationalError
+
+        from app.aws_secrets import SecretsManagerError, database_url_from_secret
+
+        if self.params is None:
+            try:
+                url = make_url(
+                    database_url_from_secret(
+                        self.settings, endpoint=self.settings.aws_endpoint_url_secrets_manager
+                    )
+                )
+            except SecretsManagerError as error:
+                # As a database error it becomes a 503 like any other outage.
+                raise OperationalError("reading the database secret", None, error) from None
+            self.params = dialect.create_connect_args(url)[1]
+        cparams.update(self.params)
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.OperationalError:
+            self.params = None
+            raise
 
 
 def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:

@@ -58,11 +58,38 @@ class LambdaAdapter:
             return self._mangum(event, context)
 
     def migrate(self, event: Any, context: Any) -> dict[str, Any]:
-        """Upgrade the schema to head under the advisory lock; report what was applied."""
+        """Upgrade the schema to head under the advisory lock; report what was applied.
+
+        A CloudFormation custom-resource event (the stack runs migrations on every deploy)
+        is answered at its ResponseURL whatever happens, since CloudFormation would otherwise
+        wait out its timeout; deleting the resource leaves the database alone.
+        """
+        from app import custom_resource
         from app.migrate import migrate
 
-        with self._busy:
-            return migrate(self.state["engine"])
+        if not custom_resource.is_custom_resource_event(event):
+            with self._busy:
+                return migrate(self.state["engine"])
+        if event["RequestType"] == "Delete":
+            custom_resource.respond(event, context, "SUCCESS")
+            return {"applied": []}
+        try:
+            with self._busy:
+                result = migrate(self.state["engine"])
+        except Exception as error:
+            logger.exception("migration failed")
+            reason = f"{type(error).__name__}: {error}"[:1000]
+            custom_resource.respond(event, context, "FAILED", None, reason)
+            # Returned, not raised: CloudFormation invokes asynchronously, and a raised error
+            # would make Lambda retry a migration that has already been reported as failed.
+            return {"error": reason}
+        custom_resource.respond(
+            event,
+            context,
+            "SUCCESS",
+            {"Current": result["current"] or "", "Applied": ",".join(result["applied"])},
+        )
+        return result
 
     def shutdown(self) -> None:
         """Run the lifespan's shutdown (disposing the engine) once, after any running call."""

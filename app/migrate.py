@@ -60,6 +60,11 @@ def migrate(engine: Engine, target: str = "head") -> dict[str, Any]:
             config = _config(connection)
             before = _current(connection)
             connection.commit()
+            if before is not None and not _known(config, before):
+                # A rolled-back deploy runs an older image against a newer schema: applying
+                # nothing is right; failing would wedge the stack in UPDATE_ROLLBACK_FAILED.
+                logger.warning("database is at %s, newer than these migrations", before)
+                return {"previous": before, "current": before, "applied": []}
             if target == "head" or _is_upgrade(config, before, target):
                 command.upgrade(config, target)
             else:
@@ -77,6 +82,16 @@ def migrate(engine: Engine, target: str = "head") -> dict[str, Any]:
     applied = _revisions_between(config, before, after)
     logger.info("migrations: %s -> %s, applied %s", before, after, applied or "nothing")
     return {"previous": before, "current": after, "applied": applied}
+
+
+def _known(config: Any, revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(config).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def _is_upgrade(config: Any, current: str | None, target: str) -> bool:

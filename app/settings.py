@@ -16,12 +16,18 @@ class Settings(BaseSettings):
     """Configuration read once from environment variables (names are the upper-cased fields)."""
 
     # The dotenv file is for `make run`; Lambda has no such file and pays nothing for the lookup.
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # Empty variables count as unset: SAM templates declare every variable `sam local
+    # --env-vars` may override, with "" as the value when there is none.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     # When set, the database URL is built from this Secrets Manager secret (RDS JSON format)
     # on first use, so credentials are never baked into the image or a plain-text parameter.
     database_secret_arn: str | None = None
+    # Replaces the secret's host: an RDS Proxy endpoint differs from the cluster's own.
+    db_host: str | None = None
     # RDS Proxy or PgBouncer in front: let the pooler pool, keep no idle connection here.
     db_external_pooler: bool = False
     db_connect_timeout: Annotated[int, Field(ge=1, le=60)] = 3
@@ -41,6 +47,8 @@ class Settings(BaseSettings):
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
     aws_session_token: str | None = None
+    # The AWS SDKs' standard override of the Secrets Manager endpoint (tests, LocalStack).
+    aws_endpoint_url_secrets_manager: str | None = None
     # Set by Lambda: the runtime API (present only inside a Lambda runtime) and the
     # log level of Lambda's advanced logging controls.
     aws_lambda_runtime_api: str | None = None

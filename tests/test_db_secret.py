@@ -1,0 +1,77 @@
+"""Database credentials from Secrets Manager, fetched at the first connection.
+
+No AWS account exists here: tests.test_aws_secrets.FakeSecretsManager stands in for the
+service (it checks SigV4 signatures as AWS does); the database behind it is the suite's real
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.test_aws_secrets import LAMBDA_CREDENTIALS, SECRET_ARN, FakeSecretsManager
+
+
+@pytest.fixture
+def secret_settings(database_url: str) -> Iterator[dict[str, Any]]:
+    url = make_url(database_url)
+    FakeSecretsManager.secrets = {
+        SECRET_ARN: json.dumps(
+            {
+                "username": url.username,
+                "password": "unused-with-trust-auth",
+                "host": url.host,
+                "port": url.port,
+                "dbname": url.database,
+                "engine": "postgres",
+            }
+        )
+    }
+    FakeSecretsManager.keys = {
+        LAMBDA_CREDENTIALS.access_key_id: LAMBDA_CREDENTIALS.secret_access_key
+    }
+    FakeSecretsManager.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeSecretsManager)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield {
+        "database_url": "postgresql+psycopg2://must-not-be-used@127.0.0.1:1/nothing",
+        "database_secret_arn": SECRET_ARN,
+        "aws_access_key_id": LAMBDA_CREDENTIALS.access_key_id,
+        "aws_secret_access_key": LAMBDA_CREDENTIALS.secret_access_key,
+        "aws_session_token": LAMBDA_CREDENTIALS.session_token,
+        "aws_endpoint_url_secrets_manager": f"http://127.0.0.1:{server.server_address[1]}",
+    }
+    server.shutdown()
+    server.server_close()
+
+
+def test_credentials_come_from_the_secret_once(
+    make_client: Any, clean_db: Any, secret_settings: dict[str, Any]
+) -> None:
+    client = make_client(**secret_settings)
+    assert FakeSecretsManager.seen == []  # nothing fetched at INIT
+    assert client.get("/projects").status == 200
+    client.adapter.state["engine"].dispose()  # a new connection, e.g. after a recycle
+    assert client.get("/health/ready").status == 200
+    assert len(FakeSecretsManager.seen) == 1
+
+
+def test_unreachable_secrets_manager_is_a_503_not_a_crash(
+    make_client: Any, secret_settings: dict[str, Any]
+) -> None:
+    client = make_client(
+        **{**secret_settings, "aws_endpoint_url_secrets_manager": "http://127.0.0.1:1"}
+    )
+    response = client.get("/projects")
+    assert (response.status, response.json()) == (
+        503,
+        {"detail": "database unavailable, try again shortly"},
+    )
+    assert client.get("/health").status == 200

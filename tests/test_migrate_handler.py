@@ -1,0 +1,117 @@
+"""`handler.migrate` as CloudFormation drives it: a custom resource answered at ResponseURL.
+
+A local HTTP server stands in for the pre-signed S3 URL CloudFormation puts in the event
+(no AWS account exists here); the database is the suite's real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import lambda_context
+
+
+class ResponseBucket(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_PUT(self) -> None:
+        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def response_url() -> Iterator[str]:
+    ResponseBucket.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ResponseBucket)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/stack-response?X-Amz-Signature=x"
+    server.shutdown()
+    server.server_close()
+
+
+def _event(request_type: str, response_url: str) -> dict[str, Any]:
+    event = {
+        "RequestType": request_type,
+        "ResponseURL": response_url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/portfolio/0a1b",
+        "RequestId": f"req-{request_type}",
+        "LogicalResourceId": "DatabaseMigration",
+        "ResourceType": "Custom::DatabaseMigration",
+        "ResourceProperties": {"ServiceToken": "x"},
+    }
+    if request_type != "Create":
+        event["PhysicalResourceId"] = "DatabaseMigration-0a1b"
+    return event
+
+
+@pytest.mark.parametrize("request_type", ["Create", "Update"])
+def test_create_and_update_migrate_and_report_the_revision(
+    make_client: Any, response_url: str, request_type: str
+) -> None:
+    adapter = make_client().adapter
+    result = adapter.migrate(_event(request_type, response_url), lambda_context())
+    assert result["current"] == "0001"
+    (answer,) = ResponseBucket.received
+    assert (answer["Status"], answer["RequestId"], answer["Data"]) == (
+        "SUCCESS",
+        f"req-{request_type}",
+        {"Current": "0001", "Applied": ""},
+    )
+
+
+def test_delete_leaves_the_database_alone(make_client: Any, response_url: str) -> None:
+    # A database that cannot be reached proves the delete never tried.
+    adapter = make_client(database_url="postgresql+psycopg2://x@127.0.0.1:1/x").adapter
+    adapter.migrate(_event("Delete", response_url), lambda_context())
+    (answer,) = ResponseBucket.received
+    assert (answer["Status"], answer["PhysicalResourceId"]) == ("SUCCESS", "DatabaseMigration-0a1b")
+
+
+def test_a_failed_migration_is_reported_not_left_waiting(
+    make_client: Any, response_url: str
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    adapter = make_client(database_url=f"postgresql+psycopg2://x@127.0.0.1:{port}/x").adapter
+    result = adapter.migrate(_event("Update", response_url), lambda_context())
+    (answer,) = ResponseBucket.received
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith("OperationalError: ")
+    assert result == {"error": answer["Reason"]}
+
+
+def test_a_database_ahead_of_the_image_is_left_as_is(
+    make_client: Any, database_url: str, response_url: str, db_engine: Any
+) -> None:
+    adapter = make_client().adapter
+    with db_engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    try:
+        adapter.migrate(_event("Update", response_url), lambda_context())
+    finally:
+        with db_engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    (answer,) = ResponseBucket.received
+    assert (answer["Status"], answer["Data"]["Current"]) == ("SUCCESS", "9999_future")
+
+
+def test_a_plain_invocation_returns_what_was_applied(make_client: Any) -> None:
+    assert make_client().adapter.migrate({}, lambda_context()) == {
+        "previous": "0001",
+        "current": "0001",
+        "applied": [],
+    }
