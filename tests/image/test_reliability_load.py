@@ -39,7 +39,7 @@ SIGTERM_LINE = "SIGTERM: engine disposed, exiting"
 
 
 @pytest.fixture(scope="module")
-def image(request: pytest.FixtureRequest) -> str:
+def function_image(request: pytest.FixtureRequest) -> str:
     return image_under_test(request)
 
 
@@ -93,10 +93,10 @@ def _process_gone(function: Function, pid: int) -> bool:
     return out.strip() == "False"
 
 
-def test_5000_warm_invocations(image: str, load_db: tuple[str, Engine]) -> None:
+def test_5000_warm_invocations(function_image: str, load_db: tuple[str, Engine]) -> None:
     url, engine = load_db
     _truncate(engine)
-    with running_function(image, function_env(url)) as function:
+    with running_function(function_image, function_env(url)) as function:
         assert function.wait_ready(_event("GET", "/health"))["statusCode"] == 200
         pid = function.function_pid()
         written: list[str] = []
@@ -145,9 +145,11 @@ def test_5000_warm_invocations(image: str, load_db: tuple[str, Engine]) -> None:
     assert len(written) == (INVOCATIONS + 2) // 3
 
 
-def test_sigterm_when_idle_disposes_the_engine(image: str, load_db: tuple[str, Engine]) -> None:
+def test_sigterm_when_idle_disposes_the_engine(
+    function_image: str, load_db: tuple[str, Engine]
+) -> None:
     url, engine = load_db
-    with running_function(image, function_env(url)) as function:
+    with running_function(function_image, function_env(url)) as function:
         assert function.wait_ready(_event("GET", "/projects"))["statusCode"] == 200
         assert _count(engine) == 1  # the pooled connection
         pid = function.function_pid()
@@ -158,10 +160,12 @@ def test_sigterm_when_idle_disposes_the_engine(image: str, load_db: tuple[str, E
         assert "Traceback" not in function.logs()
 
 
-def test_sigterm_during_a_request_lets_it_finish(image: str, load_db: tuple[str, Engine]) -> None:
+def test_sigterm_during_a_request_lets_it_finish(
+    function_image: str, load_db: tuple[str, Engine]
+) -> None:
     url, engine = load_db
     _truncate(engine)
-    with running_function(image, function_env(url)) as function:
+    with running_function(function_image, function_env(url)) as function:
         assert function.wait_ready(_event("GET", "/health"))["statusCode"] == 200
         pid = function.function_pid()
         answer: dict[str, Any] = {}
