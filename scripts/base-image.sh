@@ -5,7 +5,7 @@
 # no .pyc in the standard library (so the Dockerfile must compile it), no apt lists or docs.
 # It is tagged under its own name, never as the official image.
 #
-# Usage: [ARCH=amd64|arm64] [TAG=...] [FORCE=1] [MIRROR=url] scripts/base-image.sh
+# Usage: [ARCH=amd64|arm64] [TAG=...] [FORCE=1] [MIRROR=url] [ENGINE=podman|docker] scripts/base-image.sh
 # Prints the tag on stdout; skips the build when the tag already exists (FORCE=1 rebuilds).
 set -euo pipefail
 
@@ -24,6 +24,13 @@ normalize_arch() {
 
 ARCH=$(normalize_arch "${ARCH:-$(uname -m)}")
 TAG=${TAG:-localhost/portfolio-base:3.11-slim-$SUITE-$ARCH}
+ENGINE=${ENGINE:-podman}
+case "$ENGINE" in
+    # podman 4.3's import knows --arch only, docker's --platform only.
+    podman) image_exists() { podman image exists "$1"; }; IMPORT_ARCH=(--arch "$ARCH") ;;
+    docker) image_exists() { docker image inspect "$1" >/dev/null 2>&1; }; IMPORT_ARCH=(--platform "linux/$ARCH") ;;
+    *) log "ENGINE must be podman or docker"; exit 2 ;;
+esac
 
 # The Debian mirror this machine already uses: deb822 sources first, then the one-line format.
 find_mirror() {
@@ -41,7 +48,7 @@ find_mirror() {
     fi
 }
 
-if [[ -z ${FORCE:-} ]] && podman image exists "$TAG"; then
+if [[ -z ${FORCE:-} ]] && image_exists "$TAG"; then
     log "$TAG exists; reusing it (FORCE=1 to rebuild)"
     echo "$TAG"
     exit 0
@@ -69,7 +76,7 @@ log "trimming to match python:3.11-slim"
 # The official image's pip installs anywhere: drop Debian's PEP 668 marker.
 find "$ROOTFS/usr/lib" -maxdepth 2 -name EXTERNALLY-MANAGED -delete
 # The official image ships no bytecode and no stdlib tests: a faithful stand-in has none either.
-find "$ROOTFS/usr/lib/python3" "$ROOTFS/usr/lib/python3.11" -depth \
+find "$ROOTFS/usr/lib/python3" "$ROOTFS/usr/lib/python3.11" "$ROOTFS/usr/share/python3" -depth \
     \( -name __pycache__ -o -name '*.pyc' -o -name '*.pyo' \
     -o \( -type d \( -name test -o -name tests -o -name idle_test \) -path '*/usr/lib/python3.11/*' \) \) \
     -exec rm -rf {} +
@@ -91,13 +98,13 @@ EOF
 
 log "importing as $TAG"
 tar -C "$ROOTFS" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' -c . |
-    podman import --arch "$ARCH" \
+    "$ENGINE" import "${IMPORT_ARCH[@]}" \
         --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'ENV LANG=C.UTF-8' \
         --change 'CMD ["python3"]' \
         --message "offline stand-in for python:3.11-slim (debootstrap $SUITE)" \
         - "$TAG" >/dev/null
 
-podman run --rm --arch "$ARCH" "$TAG" python -c 'import sys; print(sys.version)' >&2
+"$ENGINE" run --rm --platform "linux/$ARCH" "$TAG" python -c 'import sys; print(sys.version)' >&2
 log "built $TAG in $(($(date +%s) - start)) s"
 echo "$TAG"
