@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+# Every rule is a pattern, so the published OpenAPI schema refuses exactly what the app
+# refuses. No string may hold NUL: PostgreSQL text cannot store it.
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_TEXT = r"^[^\x00]*$"
+_NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
 # Deliberately simple: one @, no spaces, a dot in the domain. Full RFC 5322 checking would
 # need email-validator (and dnspython) on the cold-start path for no real gain.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-_HTTP_URL = re.compile(r"^https?://[^\s/?#]+(?:[/?#]\S*)?$", re.IGNORECASE)
+_EMAIL = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s.\x00]+$"
+_HTTP_URL = r"^[hH][tT][tT][pP][sS]?://[^\s/?#\x00]+(?:[/?#][^\s\x00]*)?$"
 
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=SLUG_PATTERN)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Summary = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-Body = Annotated[str, StringConstraints(max_length=100_000)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NOT_BLANK)]
+Summary = Annotated[str, StringConstraints(max_length=500, pattern=_TEXT)]
+Body = Annotated[str, StringConstraints(max_length=100_000, pattern=_TEXT)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=SLUG_PATTERN)]
-
-
-def _http_url(value: str) -> str:
-    if not _HTTP_URL.match(value):
-        raise ValueError("must be an http(s) URL")
-    return value
-
-
-def _email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError("must be an email address")
-    return value
-
-
-HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
+HttpUrl = Annotated[str, StringConstraints(max_length=2048, pattern=_HTTP_URL)]
 Tags = Annotated[list[Tag], Field(max_length=20)]
 
 
@@ -87,13 +76,9 @@ class ProjectPublic(BaseModel):
 
 
 class ContactCreate(_Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    email: Annotated[
-        str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
-    ]
-    message: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)
-    ]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NOT_BLANK)]
+    email: Annotated[str, StringConstraints(max_length=254, pattern=_EMAIL)]
+    message: Annotated[str, StringConstraints(min_length=1, max_length=5_000, pattern=_NOT_BLANK)]
 
 
 class ContactReceipt(BaseModel):

@@ -40,12 +40,23 @@ def test_update_knows_which_fields_were_sent() -> None:
     assert ProjectUpdate(title="x").model_dump(exclude_unset=True) == {"title": "x"}
 
 
-def test_contact_fields_are_stripped() -> None:
-    message = ContactCreate(name="  Ada ", email=" ada@example.com ", message=" hi ")
-    assert message.model_dump() == {"name": "Ada", "email": "ada@example.com", "message": "hi"}
+def test_contact_fields_are_kept_as_sent_but_never_blank() -> None:
+    # No silent stripping: the published schema and the app must agree on every input.
+    message = ContactCreate(name=" Ada ", email="ada@example.com", message=" hi ")
+    assert message.model_dump() == {"name": " Ada ", "email": "ada@example.com", "message": " hi "}
+    for blank in ("", " ", "\t\n"):
+        with pytest.raises(ValidationError, match="name"):
+            ContactCreate(name=blank, email="ada@example.com", message="m")
 
 
-@pytest.mark.parametrize("email", ["ada", "ada@", "@example.com", "ada@example", "a da@x.io",
+@pytest.mark.parametrize("field", ["name", "message", "email"])
+def test_nul_is_refused_everywhere(field: str) -> None:
+    values = {"name": "a", "email": "a@example.com", "message": "m"}
+    with pytest.raises(ValidationError, match=field):
+        ContactCreate(**{**values, field: values[field] + "\x00"})
+
+
+@pytest.mark.parametrize("email", [" ada@example.com", "ada", "ada@", "@example.com", "ada@example", "a da@x.io",
                                    "ada@@example.com", "ada@example."])
 def test_bad_emails(email: str) -> None:
     with pytest.raises(ValidationError, match="email"):

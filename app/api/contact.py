@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from app import crud, idempotency, schemas
+from app.api.params import IdempotencyKey
 from app.api.responses import BODY_ERRORS, DATABASE_ERRORS
 from app.db import DbConnection
 from app.pagination import PageParams, page_params
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERROR
 def send_message(
     data: schemas.ContactCreate,
     conn: DbConnection,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     body_hash = idempotency.request_hash(data.model_dump())
     previous = idempotency.replay(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.responses import JSONResponse
 
 from app import crud, idempotency, schemas
+from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import BODY_ERRORS, DATABASE_ERRORS
 from app.db import DbConnection
 from app.pagination import PageParams, page_params
@@ -36,7 +37,7 @@ def _not_found(slug: str) -> HTTPException:
 def list_projects(
     conn: DbConnection,
     page: Annotated[PageParams, Depends(page_params)],
-    tag: Annotated[str | None, Query(max_length=32)] = None,
+    tag: TagQuery = None,
     featured: bool | None = None,
 ) -> dict[str, Any]:
     """Published projects, newest first."""
@@ -47,7 +48,7 @@ def list_projects(
 
 
 @router.get("/{slug}", response_model=schemas.ProjectPublic, responses=_NOT_FOUND)
-def get_project(slug: str, conn: DbConnection) -> dict[str, Any]:
+def get_project(slug: SlugPath, conn: DbConnection) -> dict[str, Any]:
     project = crud.get_project(conn, slug=slug, published_only=True)
     if project is None:
         raise _not_found(slug)
@@ -64,7 +65,7 @@ def create_project(
     _: Admin,
     data: schemas.ProjectCreate,
     conn: DbConnection,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     body_hash = idempotency.request_hash(data.model_dump())
     previous = idempotency.replay(
@@ -92,7 +93,7 @@ def create_project(
     responses={**_ADMIN_ERRORS, **BODY_ERRORS, **_NOT_FOUND, **_CONFLICT},
 )
 def update_project(
-    _: Admin, slug: str, data: schemas.ProjectUpdate, conn: DbConnection
+    _: Admin, slug: SlugPath, data: schemas.ProjectUpdate, conn: DbConnection
 ) -> dict[str, Any]:
     if (
         data.slug not in (None, slug)
@@ -108,7 +109,7 @@ def update_project(
 @router.delete(
     "/{slug}", status_code=204, response_class=Response, responses={**_ADMIN_ERRORS, **_NOT_FOUND}
 )
-def delete_project(_: Admin, slug: str, conn: DbConnection) -> Response:
+def delete_project(_: Admin, slug: SlugPath, conn: DbConnection) -> Response:
     if not crud.delete_project(conn, slug=slug):
         raise _not_found(slug)
     return Response(status_code=204)
