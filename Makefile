@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # The quick loop: everything that needs no container engine.
 FAST := not image and not sam and not arm64 and not slow
 
-.PHONY: help venv run migrate test test-fast lint format events image base-image local invoke bench clean
+.PHONY: help venv run migrate test test-fast lint format fuzz events image base-image local invoke bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ lint: venv ## ruff, mypy and hadolint
 format: venv ## Format and fix what ruff can
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format app handler.py
+
+fuzz: venv ## Long randomized schemathesis run (FUZZ_EXAMPLES per operation, default 1000)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest tests/reliability/test_fuzz.py
 
 events: venv ## Regenerate events/ from scripts/generate_events.py
 	$(PY) scripts/generate_events.py
