@@ -13,7 +13,8 @@
 #   invoke EVENT_FILE           POST an event to the running emulator and print the response
 #
 # ARCH (env) is the default architecture wherever one is taken (host's otherwise);
-# BASE (env) the default base of `build`. ENGINE=docker|podman forces the engine; DRY_RUN=1 prints the commands that change
+# BASE (env) the default base of `build`, BUILD_FLAGS extra build flags (e.g. --no-cache).
+# ENGINE=docker|podman forces the engine; DRY_RUN=1 prints the commands that change
 # something instead of running them (probes are skipped and assume the real base is available);
 # run-local reads PORT (9000), NAME (portfolio-local), DETACH=1, NETWORK (host|bridge),
 # DATABASE_URL (a SQLite file in /tmp), ENV_FILE (extra variables) and HANDLER (handler.handler;
@@ -120,8 +121,10 @@ cmd_build() {
     engine=$(detect_engine)
     log "building $tag for linux/$arch on $base with $engine"
     start=$(date +%s)
+    local flags=()
+    read -r -a flags <<<"${BUILD_FLAGS:-}"
     local args=(--platform "linux/$arch" --build-arg "BASE=$base" --build-arg "PLATFORM=linux/$arch"
-        -t "$tag" -f "$ROOT/Dockerfile" "$ROOT")
+        "${flags[@]}" -t "$tag" -f "$ROOT/Dockerfile" "$ROOT")
     if [[ $engine == docker ]]; then
         if docker buildx version >/dev/null 2>&1; then
             run docker buildx build --load "${args[@]}"
