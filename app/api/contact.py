@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
 
 from app import crud, idempotency, schemas
 from app.api.params import IdempotencyKey
@@ -23,21 +22,13 @@ def send_message(
     conn: DbConnection,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    body_hash = idempotency.request_hash(data.model_dump())
-    previous = idempotency.replay(
-        conn, key=idempotency_key, scope="POST /contact", body_hash=body_hash
+    guard = idempotency.Guard.for_request(
+        conn, key=idempotency_key, scope="POST /contact", body=data.model_dump()
     )
-    if previous is not None:
-        return JSONResponse(previous[1], status_code=previous[0])
+    if (replayed := guard.replayed()) is not None:
+        return replayed
     receipt = {"id": crud.create_contact_message(conn, data=data), "status": "received"}
-    idempotency.remember(
-        conn,
-        key=idempotency_key,
-        scope="POST /contact",
-        body_hash=body_hash,
-        status_code=202,
-        response=receipt,
-    )
+    guard.remember(202, receipt)
     return receipt
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
-from fastapi.responses import JSONResponse
 
 from app import crud, idempotency, schemas
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
@@ -67,23 +66,15 @@ def create_project(
     conn: DbConnection,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    body_hash = idempotency.request_hash(data.model_dump())
-    previous = idempotency.replay(
-        conn, key=idempotency_key, scope="POST /projects", body_hash=body_hash
+    guard = idempotency.Guard.for_request(
+        conn, key=idempotency_key, scope="POST /projects", body=data.model_dump()
     )
-    if previous is not None:
-        return JSONResponse(previous[1], status_code=previous[0])
+    if (replayed := guard.replayed()) is not None:
+        return replayed
     if crud.get_project(conn, slug=data.slug, published_only=False) is not None:
         raise HTTPException(409, f"project {data.slug!r} already exists")
     project = schemas.ProjectPublic.model_validate(crud.create_project(conn, data=data))
-    idempotency.remember(
-        conn,
-        key=idempotency_key,
-        scope="POST /projects",
-        body_hash=body_hash,
-        status_code=201,
-        response=project.model_dump(mode="json"),
-    )
+    guard.remember(201, project.model_dump(mode="json"))
     return project
 
 
