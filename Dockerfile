@@ -3,13 +3,12 @@
 # The base is an argument so a mirror, an ECR pull-through cache or the offline stand-in
 # (`make base-image`) can replace it; declared before the first FROM so FROM can use it.
 ARG BASE=python:3.11-slim
-# The target platform is an argument too: arm64 is what ships; engine.sh passes the host's or ARCH's.
-ARG PLATFORM=linux/arm64
+# The target platform is the builder's own argument (`--platform`, BuildKit's TARGETPLATFORM):
+# SAM passes it from the template's Architectures (arm64 ships), engine.sh from ARCH, and
+# deploy.sh per architecture. Not pinned here, so one Dockerfile builds both correctly.
 
 # ---- builder: everything that only builds stays in this stage ----
-# DL3029: pinning the platform is deliberate here: both stages must match the shipped architecture.
-# hadolint ignore=DL3029
-FROM --platform=${PLATFORM} ${BASE} AS builder
+FROM ${BASE} AS builder
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # binutils (strip) never reaches the runner; DL3008: its version follows the base's Debian release.
 # hadolint ignore=DL3008
@@ -53,8 +52,7 @@ RUN python -m compileall -q -j0 --invalidation-mode unchecked-hash -d /var/task 
     && chmod -R a+rX,go-w /opt/app
 
 # ---- runner: the base plus only what runs ----
-# hadolint ignore=DL3029
-FROM --platform=${PLATFORM} ${BASE} AS runner
+FROM ${BASE} AS runner
 ARG BASE
 # Records the base so the image's added bytes can be measured against it (tests/image/).
 LABEL org.opencontainers.image.base.name=${BASE}

@@ -94,14 +94,14 @@ else
 fi
 
 # 3. One build per architecture, each pushed as a single-platform image (no provenance
-# attestation, which would turn it into an index Lambda refuses). The Dockerfile's PLATFORM
-# argument follows the build's platform.
+# attestation, which would turn it into an index Lambda refuses). The Dockerfile's stages
+# follow the build's --platform.
 build_args=()
 [[ -n ${BASE:-} ]] && build_args+=(--build-arg "BASE=$BASE")
 arch_refs=()
 for arch in $PLATFORMS; do
     case $arch in amd64 | arm64) ;; *) die "unsupported platform '$arch' (amd64 or arm64)" ;; esac
-    run docker buildx build --platform "linux/$arch" --build-arg "PLATFORM=linux/$arch" \
+    run docker buildx build --platform "linux/$arch" \
         ${build_args[@]+"${build_args[@]}"} --provenance=false --sbom=false \
         --tag "$IMAGE:$TAG-$arch" --push "$ROOT"
     arch_refs+=("$IMAGE:$TAG-$arch")

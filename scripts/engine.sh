@@ -123,7 +123,7 @@ cmd_build() {
     start=$(date +%s)
     local flags=()
     read -r -a flags <<<"${BUILD_FLAGS:-}"
-    local args=(--platform "linux/$arch" --build-arg "BASE=$base" --build-arg "PLATFORM=linux/$arch"
+    local args=(--platform "linux/$arch" --build-arg "BASE=$base"
         "${flags[@]}" -t "$tag" -f "$ROOT/Dockerfile" "$ROOT")
     if [[ $engine == docker ]]; then
         if docker buildx version >/dev/null 2>&1; then

@@ -35,7 +35,7 @@ def test_build_uses_buildkit_with_platform_and_base() -> None:
     assert command[:2] == ["docker", "buildx"] or command[:2] == ["docker", "build"]
     assert "--load" in command or command[1] == "build"
     assert option(command, "--platform") == ["linux/arm64"]
-    assert option(command, "--build-arg") == ["BASE=python:3.11-slim", "PLATFORM=linux/arm64"]
+    assert option(command, "--build-arg") == ["BASE=python:3.11-slim"]
     assert option(command, "-t") == ["portfolio-backend:latest"]
     assert option(command, "-f") == [str(ROOT / "Dockerfile")]
     assert command[-1] == str(ROOT)
@@ -49,10 +49,7 @@ def test_build_takes_arch_and_base_from_the_environment() -> None:
     (command,) = dry_run("build", "t", ARCH="x86_64", BASE="localhost/portfolio-base:x")
 
     assert option(command, "--platform") == ["linux/amd64"]
-    assert option(command, "--build-arg") == [
-        "BASE=localhost/portfolio-base:x",
-        "PLATFORM=linux/amd64",
-    ]
+    assert option(command, "--build-arg") == ["BASE=localhost/portfolio-base:x"]
 
 
 def test_run_local_is_locked_down_and_mounts_the_emulator() -> None:

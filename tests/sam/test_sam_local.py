@@ -176,7 +176,7 @@ def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = _base_with_host_ca(work)
     text = (ROOT / "template.yaml").read_text()
     assert text.count("      DockerContext: .\n") == 2 and text.count("DockerBuildArgs: {}") == 2
-    args = json.dumps({"BASE": base, "PLATFORM": "linux/amd64"})
+    args = json.dumps({"BASE": base})
     text = text.replace("      DockerContext: .\n", f"      DockerContext: {ROOT}\n").replace(
         "DockerBuildArgs: {}", f"DockerBuildArgs: {args}"
     )
