@@ -17,7 +17,7 @@ router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERROR
 
 
 @router.post("", status_code=202, response_model=schemas.ContactReceipt, responses=BODY_ERRORS)
-def send_message(
+async def send_message(
     data: schemas.ContactCreate,
     conn: DbConnection,
     idempotency_key: IdempotencyKey = None,
@@ -37,7 +37,7 @@ def send_message(
     response_model=schemas.Page[schemas.ContactMessage],
     responses={401: {"model": schemas.ErrorBody}, 503: {"model": schemas.ErrorBody}},
 )
-def list_messages(
+async def list_messages(
     _: Admin, conn: DbConnection, page: Annotated[PageParams, Depends(page_params)]
 ) -> dict[str, Any]:
     """Messages newest first (admin only)."""

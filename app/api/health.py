@@ -21,7 +21,8 @@ async def health() -> dict[str, str]:
     response_model=schemas.Health,
     responses={503: {"model": schemas.ErrorBody, "description": "Database unreachable"}},
 )
-def ready(request: Request) -> dict[str, str]:
+async def ready(request: Request) -> dict[str, str]:
+    # Blocking on purpose, as the database routes do (see app/db.py: one event at a time).
     # Database errors become 503 in the app's exception handlers (app/errors.py).
     with request.state.engine.connect() as connection:
         connection.execute(text("SELECT 1"))

@@ -33,7 +33,7 @@ def _not_found(slug: str) -> HTTPException:
 
 
 @router.get("", response_model=schemas.Page[schemas.ProjectPublic])
-def list_projects(
+async def list_projects(
     conn: DbConnection,
     page: Annotated[PageParams, Depends(page_params)],
     tag: TagQuery = None,
@@ -47,7 +47,7 @@ def list_projects(
 
 
 @router.get("/{slug}", response_model=schemas.ProjectPublic, responses=_NOT_FOUND)
-def get_project(slug: SlugPath, conn: DbConnection) -> dict[str, Any]:
+async def get_project(slug: SlugPath, conn: DbConnection) -> dict[str, Any]:
     project = crud.get_project(conn, slug=slug, published_only=True)
     if project is None:
         raise _not_found(slug)
@@ -60,7 +60,7 @@ def get_project(slug: SlugPath, conn: DbConnection) -> dict[str, Any]:
     response_model=schemas.ProjectPublic,
     responses={**_ADMIN_ERRORS, **BODY_ERRORS, **_CONFLICT},
 )
-def create_project(
+async def create_project(
     _: Admin,
     data: schemas.ProjectCreate,
     conn: DbConnection,
@@ -83,7 +83,7 @@ def create_project(
     response_model=schemas.ProjectPublic,
     responses={**_ADMIN_ERRORS, **BODY_ERRORS, **_NOT_FOUND, **_CONFLICT},
 )
-def update_project(
+async def update_project(
     _: Admin, slug: SlugPath, data: schemas.ProjectUpdate, conn: DbConnection
 ) -> dict[str, Any]:
     if (
@@ -100,7 +100,7 @@ def update_project(
 @router.delete(
     "/{slug}", status_code=204, response_class=Response, responses={**_ADMIN_ERRORS, **_NOT_FOUND}
 )
-def delete_project(_: Admin, slug: SlugPath, conn: DbConnection) -> Response:
+async def delete_project(_: Admin, slug: SlugPath, conn: DbConnection) -> Response:
     if not crud.delete_project(conn, slug=slug):
         raise _not_found(slug)
     return Response(status_code=204)
