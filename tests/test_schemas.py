@@ -13,8 +13,9 @@ def test_good_slugs(slug: str) -> None:
     assert ProjectCreate(slug=slug, title="t").slug == slug
 
 
-@pytest.mark.parametrize("slug", ["", "A", "hello_world", "-a", "a-", "a--b", "a b", "é",
-                                  "a/b", "x" * 81, "a.b"])
+@pytest.mark.parametrize(
+    "slug", ["", "A", "hello_world", "-a", "a-", "a--b", "a b", "é", "a/b", "x" * 81, "a.b"]
+)
 def test_bad_slugs(slug: str) -> None:
     with pytest.raises(ValidationError, match="slug"):
         ProjectCreate(slug=slug, title="t")
@@ -29,8 +30,17 @@ def test_http_urls_are_accepted(url: str) -> None:
     assert ProjectCreate(slug="a", title="t", url=url).url == url
 
 
-@pytest.mark.parametrize("url", ["example.com", "ftp://example.com", "https://", "https:// x",
-                                 "javascript:alert(1)", "https://" + "a" * 2050])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "example.com",
+        "ftp://example.com",
+        "https://",
+        "https:// x",
+        "javascript:alert(1)",
+        "https://" + "a" * 2050,
+    ],
+)
 def test_other_urls_are_refused(url: str) -> None:
     with pytest.raises(ValidationError, match="url"):
         ProjectCreate(slug="a", title="t", url=url)
@@ -56,8 +66,19 @@ def test_nul_is_refused_everywhere(field: str) -> None:
         ContactCreate(**{**values, field: values[field] + "\x00"})
 
 
-@pytest.mark.parametrize("email", [" ada@example.com", "ada", "ada@", "@example.com", "ada@example", "a da@x.io",
-                                   "ada@@example.com", "ada@example."])
+@pytest.mark.parametrize(
+    "email",
+    [
+        " ada@example.com",
+        "ada",
+        "ada@",
+        "@example.com",
+        "ada@example",
+        "a da@x.io",
+        "ada@@example.com",
+        "ada@example.",
+    ],
+)
 def test_bad_emails(email: str) -> None:
     with pytest.raises(ValidationError, match="email"):
         ContactCreate(name="a", email=email, message="m")
