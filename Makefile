@@ -31,7 +31,7 @@ run: venv migrate ## Serve the API on http://127.0.0.1:8000 (SQLite unless DATAB
 migrate: venv ## Apply migrations to DATABASE_URL (the local SQLite file by default)
 	$(PY) -m app.migrate
 
-test: venv ## The whole suite: service, image, SAM and arm64 (sets up what it needs)
+test: venv lint ## Lint, then the whole suite: service, image, SAM, arm64 (sets up what it needs)
 	bash scripts/setup-containers.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
