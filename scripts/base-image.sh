@@ -4,13 +4,21 @@
 # matters for measurement: python/python3/pip on PATH, pip usable without PEP 668's marker,
 # no .pyc in the standard library (so the Dockerfile must compile it), no apt lists or docs.
 # It is tagged under its own name, never as the official image.
+# SUITE and PYTHON pick another Debian release and its interpreter for comparison, e.g.
+# SUITE=trixie PYTHON=python3.13 (tag localhost/portfolio-base:3.13-slim-trixie-ARCH) for the
+# bench's newer-Python row; the mirror is the one the machine's sources name for SUITE, else
+# the one they name for bookworm (a Debian mirror serves every suite).
 #
-# Usage: [ARCH=amd64|arm64] [TAG=...] [FORCE=1] [MIRROR=url] [ENGINE=podman|docker] scripts/base-image.sh
+# Usage: [ARCH=amd64|arm64] [TAG=...] [FORCE=1] [MIRROR=url] [ENGINE=podman|docker]
+#        [SUITE=bookworm] [PYTHON=python3.11] scripts/base-image.sh
 # Prints the tag on stdout; skips the build when the tag already exists (FORCE=1 rebuilds).
 set -euo pipefail
 
-SUITE=bookworm
-INCLUDE=python3.11,python3-pip,python3-venv,ca-certificates,netbase,tzdata
+SUITE=${SUITE:-bookworm}
+PYTHON=${PYTHON:-python3.11}
+[[ $PYTHON =~ ^python3\.[0-9]+$ ]] || { printf 'base-image: PYTHON must look like python3.X\n' >&2; exit 2; }
+PYVER=${PYTHON#python}
+INCLUDE=$PYTHON,python3-pip,python3-venv,ca-certificates,netbase,tzdata
 
 log() { printf 'base-image: %s\n' "$*" >&2; }
 
@@ -23,7 +31,7 @@ normalize_arch() {
 }
 
 ARCH=$(normalize_arch "${ARCH:-$(uname -m)}")
-TAG=${TAG:-localhost/portfolio-base:3.11-slim-$SUITE-$ARCH}
+TAG=${TAG:-localhost/portfolio-base:$PYVER-slim-$SUITE-$ARCH}
 ENGINE=${ENGINE:-podman}
 case "$ENGINE" in
     # podman 4.3's import knows --arch only, docker's --platform only.
@@ -34,9 +42,9 @@ esac
 
 # The Debian mirror this machine already uses: deb822 sources first, then the one-line format.
 find_mirror() {
-    local f=/etc/apt/sources.list.d/debian.sources
+    local f=/etc/apt/sources.list.d/debian.sources suite=${1:-$SUITE}
     if [[ -r $f ]]; then
-        awk -v suite="$SUITE" '
+        awk -v suite="$suite" '
             /^[[:space:]]*$/ { if (uri != "" && ok) { print uri; exit } uri = ""; ok = 0; next }
             tolower($1) == "uris:" { uri = $2 }
             tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == suite) ok = 1 }
@@ -44,7 +52,7 @@ find_mirror() {
         ' "$f" | head -n1
     fi
     if [[ -r /etc/apt/sources.list ]]; then
-        awk -v suite="$SUITE" '$1 == "deb" && $3 == suite { print $2; exit }' /etc/apt/sources.list
+        awk -v suite="$suite" '$1 == "deb" && $3 == suite { print $2; exit }' /etc/apt/sources.list
     fi
 }
 
@@ -55,6 +63,10 @@ if [[ -z ${FORCE:-} ]] && image_exists "$TAG"; then
 fi
 
 MIRROR=${MIRROR:-$(find_mirror | head -n1)}
+if [[ -z $MIRROR && $SUITE != bookworm ]]; then
+    MIRROR=$(find_mirror bookworm | head -n1)
+    [[ -z $MIRROR ]] || log "no source names $SUITE; using the mirror named for bookworm"
+fi
 if [[ -z $MIRROR ]]; then
     log "no Debian mirror found in /etc/apt sources; set MIRROR=..."
     exit 1
@@ -72,13 +84,13 @@ log "debootstrap $SUITE ($ARCH) from the machine's mirror into $ROOTFS"
 start=$(date +%s)
 debootstrap --variant=minbase --arch="$ARCH" --include="$INCLUDE" "$SUITE" "$ROOTFS" "$MIRROR" >&2
 
-log "trimming to match python:3.11-slim"
+log "trimming to match python:$PYVER-slim"
 # The official image's pip installs anywhere: drop Debian's PEP 668 marker.
 find "$ROOTFS/usr/lib" -maxdepth 2 -name EXTERNALLY-MANAGED -delete
 # The official image ships no bytecode and no stdlib tests: a faithful stand-in has none either.
-find "$ROOTFS/usr/lib/python3" "$ROOTFS/usr/lib/python3.11" "$ROOTFS/usr/share/python3" -depth \
+find "$ROOTFS/usr/lib/python3" "$ROOTFS/usr/lib/$PYTHON" "$ROOTFS/usr/share/python3" -depth \
     \( -name __pycache__ -o -name '*.pyc' -o -name '*.pyo' \
-    -o \( -type d \( -name test -o -name tests -o -name idle_test \) -path '*/usr/lib/python3.11/*' \) \) \
+    -o \( -type d \( -name test -o -name tests -o -name idle_test \) -path "*/usr/lib/$PYTHON/*" \) \) \
     -exec rm -rf {} +
 # `python` and `pip` on PATH, as in the official image (Debian only ships python3 and pip3).
 ln -sf /usr/bin/python3 "$ROOTFS/usr/local/bin/python"
@@ -102,7 +114,7 @@ tar -C "$ROOTFS" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' --excl
         --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'ENV LANG=C.UTF-8' \
         --change 'CMD ["python3"]' \
-        --message "offline stand-in for python:3.11-slim (debootstrap $SUITE)" \
+        --message "offline stand-in for python:$PYVER-slim (debootstrap $SUITE)" \
         - "$TAG" >/dev/null
 
 "$ENGINE" run --rm --platform "linux/$ARCH" "$TAG" python -c 'import sys; print(sys.version)' >&2
