@@ -3,8 +3,11 @@ measured side by side with a trivial floor, the usual stack's import floor and t
 baseline, all on the same base, under the real Lambda emulator, in one interleaved run.
 
     .venv/bin/python bench/coldstart.py [--quick] [-n N] [-m M] [--no-build] [--out DIR]
+                                        [--newer-python]
 
 Writes DIR/latest.json, DIR/latest.md and DIR/latest.png (DIR: bench/results).
+--newer-python adds the project image on Python 3.13 (its base is built only then) and writes
+DIR/python313.json, .md and .png instead, leaving the latest.* report alone.
 """
 
 from __future__ import annotations
@@ -231,10 +234,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--arch", default="amd64", help="amd64 (arm64 runs emulated: not timed)")
     parser.add_argument("--out", type=Path, default=BENCH / "results", help="output directory")
     parser.add_argument("--only", nargs="*", help="image keys to run (default: all four)")
+    parser.add_argument(
+        "--newer-python",
+        action="store_true",
+        help=f"add the project image on Python {images.NEWER_PYTHON} (builds its base; slow "
+        "the first time) and write python313.* instead of latest.*",
+    )
     args = parser.parse_args(argv)
     args.n = args.n or (3 if args.quick else 15)
     args.m = args.m or (50 if args.quick else 500)
     return args
+
+
+def select_specs(args: argparse.Namespace) -> list[images.ImageSpec]:
+    """The images of this run: the four of SPECS, plus the newer-Python one only on request."""
+    pool = [*images.SPECS, *([images.PROJECT_NEWER] if args.newer_python else [])]
+    return [s for s in pool if not args.only or s.key in args.only]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,17 +258,22 @@ def main(argv: list[str] | None = None) -> int:
     import chart
     import report
 
-    specs = [s for s in images.SPECS if not args.only or s.key in args.only]
+    specs = select_specs(args)
     started = time.monotonic()
     base = images.resolve_base(args.arch)
     log(f"bench: base {base}; N={args.n} cold starts per image and route, M={args.m} warm")
+    bases = {spec.key: base for spec in specs}
+    if any(spec.newer_python for spec in specs):
+        newer = images.newer_base(args.arch, base)
+        log(f"bench: newer-Python base {newer}")
+        bases.update({spec.key: newer for spec in specs if spec.newer_python})
     built = {}
     for spec in specs:
         if args.no_build and images.image_exists(spec.tag):
             log(f"bench: reusing {spec.tag}")
             continue
         log(f"bench: building {spec.tag}")
-        built[spec.key] = round(images.build(spec, base, args.arch), 1)
+        built[spec.key] = round(images.build(spec, bases[spec.key], args.arch), 1)
         log(f"bench: built {spec.tag} in {built[spec.key]} s")
 
     from database import bench_database
@@ -274,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     image_sizes = {}
     for spec in specs:
-        image_sizes[spec.key] = sizes.measure(spec.tag, base)
+        image_sizes[spec.key] = sizes.measure(spec.tag, bases[spec.key])
         s = image_sizes[spec.key]
         log(
             f"size  {spec.key:9s}: total {s['total_bytes'] / MB:.1f} MB, added "
@@ -307,14 +327,21 @@ def main(argv: list[str] | None = None) -> int:
             for spec in specs
         },
     }
+    if args.newer_python:
+        # Which base and interpreter each image ran on (the default report has one base).
+        results["meta"]["bases"] = bases
+        results["meta"]["python"] = {
+            b: images.python_version(b, args.arch) for b in sorted(set(bases.values()))
+        }
     results["targets"] = report.targets(results)
     results["meta"]["duration_s"] = round(time.monotonic() - started)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
-    (args.out / "latest.md").write_text(report.markdown(results))
-    chart.render(results, args.out / "latest.png")
+    stem = "python313" if args.newer_python else "latest"
+    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (args.out / f"{stem}.md").write_text(report.markdown(results))
+    chart.render(results, args.out / f"{stem}.png")
     took = results["meta"]["duration_s"]
-    log(f"bench: wrote {args.out}/latest.json, latest.md, latest.png in {took} s")
+    log(f"bench: wrote {args.out}/{stem}.json, {stem}.md, {stem}.png in {took} s")
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 ENGINE_SH = ROOT / "scripts" / "engine.sh"
 TAG_PREFIX = "localhost/portfolio-bench-"
+OFFICIAL_BASE = "python:3.11-slim"
+# The newer interpreter of the optional comparison row (--newer-python), and the Debian suite
+# whose package provides it for the offline stand-in (scripts/base-image.sh SUITE/PYTHON).
+NEWER_PYTHON = "3.13"
+NEWER_SUITE = "trixie"
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,8 @@ class ImageSpec:
     build_args: dict[str, str] = field(default_factory=dict)
     # Which measurements mean something for it: the floors answer every event alike.
     serves_app: bool = True
+    # Built on the newer-Python base (newer_base) instead of the shared one.
+    newer_python: bool = False
 
     @property
     def tag(self) -> str:
@@ -63,6 +71,16 @@ SPECS = (
     ),
 )
 
+# Not in SPECS, so neither `make bench` nor --quick builds its base: only --newer-python.
+# The project's own Dockerfile and requirements.txt, unchanged (its wheels include cp313 ones).
+PROJECT_NEWER = ImageSpec(
+    "project-py313",
+    f"project image on Python {NEWER_PYTHON} (same Dockerfile, requirements.txt)",
+    None,
+    ROOT,
+    newer_python=True,
+)
+
 
 def engine_sh(*args: str, env: dict[str, str] | None = None, quiet: bool = False) -> str:
     """Run scripts/engine.sh and return its stdout (its log lines go to our stderr)."""
@@ -89,6 +107,50 @@ def engine_command(*args: str, env: dict[str, str] | None = None) -> list[str]:
 def resolve_base(arch: str) -> str:
     """The base all images share: python:3.11-slim when available, else the offline stand-in."""
     return engine_sh("resolve-base", arch).strip().splitlines()[-1]
+
+
+def newer_base(arch: str, base: str) -> str:
+    """The same kind of base as `base`, with the newer Python: python:3.13-slim beside the
+    official image, else the offline stand-in built from Debian's package (slow the first time).
+    """
+    if base == OFFICIAL_BASE:
+        official = f"python:{NEWER_PYTHON}-slim"
+        if not image_exists(official):
+            subprocess.run(
+                ["podman", "pull", "--platform", f"linux/{arch}", official], check=True, timeout=600
+            )
+        return official
+    env = {"SUITE": NEWER_SUITE, "PYTHON": f"python{NEWER_PYTHON}"}
+    return engine_sh("base-image", arch, env=env).strip().splitlines()[-1]
+
+
+def python_version(image: str, arch: str) -> str:
+    """The interpreter version an image runs, from a throwaway container (engine.sh's settings:
+    runc and cgroupfs where runc is installed, explicit ulimits)."""
+    flags = ["--runtime", "runc", "--cgroup-manager", "cgroupfs"] if shutil.which("runc") else []
+    result = subprocess.run(
+        [
+            "podman",
+            *flags,
+            "run",
+            "--rm",
+            "--platform",
+            f"linux/{arch}",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=4096:4096",
+            "--entrypoint",
+            "python",
+            image,
+            "-c",
+            "import platform; print(platform.python_version())",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip()
 
 
 def image_exists(tag: str) -> bool:

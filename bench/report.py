@@ -9,6 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 MB = 1_000_000
+NEWER_KEY = "project-py313"
+# "Materially faster": the newer interpreter's median cold start, emulator figure and wall time
+# alike, on both routes, at most this fraction of 3.11's in the same run.
+MATERIAL = 0.90
 
 
 def _get(results: dict[str, Any], key: str, *path: str) -> Any:
@@ -208,4 +212,132 @@ def markdown(results: dict[str, Any]) -> str:
         )
         lines.append(f"- **{key}**: {top}")
     lines.append("")
+    if NEWER_KEY in results["images"] and "project" in results["images"]:
+        lines += python_comparison(results)
     return "\n".join(lines)
+
+
+def python_comparison(results: dict[str, Any]) -> list[str]:
+    """Python 3.11 against the newer interpreter: the project image on each, same run."""
+    meta = results["meta"]
+    bases, versions = meta.get("bases", {}), meta.get("python", {})
+    old, new = results["images"]["project"], results["images"][NEWER_KEY]
+
+    def label(key: str) -> str:
+        base = bases.get(key, meta["base"])
+        return f"`{key}` (Python {versions.get(base, '?')}, base `{base}`)"
+
+    def cold(img: dict[str, Any], route: str, metric: str) -> float | None:
+        return img["cold"][route][metric]["median"]
+
+    def mb(value: int | None) -> float | None:
+        return None if value is None else value / MB
+
+    rows: list[tuple[str, float | None, float | None, int]] = [
+        (
+            "cold GET /health, emulator (median ms)",
+            *(cold(i, "health", "emulator_ms") for i in (old, new)),
+            0,
+        ),
+        (
+            "cold GET /health, wall (median ms)",
+            *(cold(i, "health", "wall_ms") for i in (old, new)),
+            0,
+        ),
+        (
+            "cold GET /projects, emulator (median ms)",
+            *(cold(i, "projects", "emulator_ms") for i in (old, new)),
+            0,
+        ),
+        (
+            "cold GET /projects, wall (median ms)",
+            *(cold(i, "projects", "wall_ms") for i in (old, new)),
+            0,
+        ),
+        (
+            "cold GET /projects, init only (median ms)",
+            *(cold(i, "projects", "init_ms") for i in (old, new)),
+            0,
+        ),
+        (
+            "cold GET /projects, first invoke (median ms)",
+            *(cold(i, "projects", "first_invoke_ms") for i in (old, new)),
+            1,
+        ),
+        (
+            "warm GET /health p50 (ms)",
+            old["warm"]["health"]["p50"],
+            new["warm"]["health"]["p50"],
+            2,
+        ),
+        (
+            "warm GET /projects p50 (ms)",
+            old["warm"]["projects"]["p50"],
+            new["warm"]["projects"]["p50"],
+            2,
+        ),
+        (
+            "peak RSS after first /projects (median MB)",
+            *(cold(i, "projects", "peak_rss_mb") for i in (old, new)),
+            1,
+        ),
+        ("peak RSS after warm run (MB)", old["warm"]["peak_rss_mb"], new["warm"]["peak_rss_mb"], 1),
+        (
+            "added bytes above its base (MB)",
+            mb(old["size"]["added_bytes"]),
+            mb(new["size"]["added_bytes"]),
+            1,
+        ),
+        (
+            "added bytes above its base, gzip (MB)",
+            mb(old["size"]["added_gzip_bytes"]),
+            mb(new["size"]["added_gzip_bytes"]),
+            1,
+        ),
+        (
+            "import time, INIT + first /projects (ms)",
+            old["importtime"]["total_ms"],
+            new["importtime"]["total_ms"],
+            0,
+        ),
+        (
+            "modules compiled from source",
+            old["bytecode"]["compiled_from_source"],
+            new["bytecode"]["compiled_from_source"],
+            0,
+        ),
+    ]
+    lines = [
+        "## Python 3.11 against a newer Python (project image, same run)",
+        "",
+        f"3.11: {label('project')}; newer: {label(NEWER_KEY)}. Same Dockerfile and "
+        "requirements.txt; each image's added bytes are measured above its own base.",
+        "",
+        "| metric | 3.11 | newer | newer / 3.11 |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, a, b, digits in rows:
+        lines.append(
+            f"| {name} | {_fmt(a, digits)} | {_fmt(b, digits)} | {_fmt(_ratio(b, a), 2)} |"
+        )
+    cold_ratios = [
+        _ratio(cold(new, route, metric), cold(old, route, metric))
+        for route in ("health", "projects")
+        for metric in ("emulator_ms", "wall_ms")
+    ]
+    measured = [r for r in cold_ratios if r is not None]
+    if len(measured) < len(cold_ratios):
+        verdict = "Not every cold-start figure was measured: no verdict."
+    elif max(measured) <= MATERIAL:
+        verdict = (
+            f"The newer interpreter starts materially faster: its median cold starts are "
+            f"{min(measured):.2f}-{max(measured):.2f} x those of 3.11 (emulator and wall, both "
+            f"routes; threshold {MATERIAL:.2f})."
+        )
+    else:
+        verdict = (
+            f"The newer interpreter does not start materially faster here: its median cold starts "
+            f"are {min(measured):.2f}-{max(measured):.2f} x those of 3.11 (emulator and wall, both "
+            f"routes; 'materially' means all four <= {MATERIAL:.2f})."
+        )
+    return [*lines, "", verdict, ""]
