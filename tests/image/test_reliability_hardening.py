@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from scripts.generate_events import http_v2
-from tests.reliability.emulator import (
+from tests.image.running_function import (
     Function,
     dedicated_database,
     function_env,

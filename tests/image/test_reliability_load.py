@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from scripts.generate_events import http_v2
-from tests.reliability.emulator import (
+from tests.image.running_function import (
     Function,
     dedicated_database,
     function_env,

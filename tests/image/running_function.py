@@ -23,22 +23,12 @@ import pytest
 from tests.conftest import ROOT
 
 ENGINE = ["bash", str(ROOT / "scripts" / "engine.sh")]
-# Session fixtures of tests/image/conftest.py that yield the built image's tag, if any.
-IMAGE_FIXTURES = ("image", "image_tag", "built_image", "lambda_image")
-FALLBACK_TAG = "portfolio-backend:reliability"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 
 
 def image_under_test(request: pytest.FixtureRequest) -> str:
-    """The image the image tests' session fixture built, else build it once here."""
-    for name in IMAGE_FIXTURES:
-        with contextlib.suppress(pytest.FixtureLookupError):
-            value = request.getfixturevalue(name)
-            return str(getattr(value, "tag", value))
-    tag = os.environ.get("RELIABILITY_IMAGE") or FALLBACK_TAG
-    if not os.environ.get("RELIABILITY_IMAGE"):
-        subprocess.run([*ENGINE, "build", tag], check=True, capture_output=True, timeout=1800)
-    return tag
+    """The tag of the image tests' session image (tests/image/conftest.py builds it once)."""
+    return str(request.getfixturevalue("image").tag)
 
 
 def podman(*args: str, check: bool = True, timeout: float = 60) -> str:
