@@ -8,6 +8,8 @@ ARCH ?= $(shell uname -m | sed -e 's/x86_64/amd64/' -e 's/aarch64/arm64/')
 IMAGE ?= portfolio-backend:latest
 EVENT ?= events/http-v2/get-health.json
 PYTEST_ARGS ?=
+# Podman set-up (as root) unless a Docker daemon already answers.
+CONTAINERS := docker info >/dev/null 2>&1 || bash scripts/setup-containers.sh
 # The quick loop: everything that needs no container engine.
 FAST := not image and not sam and not arm64 and not slow
 
@@ -32,7 +34,7 @@ migrate: venv ## Apply migrations to DATABASE_URL (the local SQLite file by defa
 	$(PY) -m app.migrate
 
 test: venv lint ## Lint, then the whole suite: service, image, SAM, arm64 (sets up what it needs)
-	bash scripts/setup-containers.sh
+	$(CONTAINERS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: venv ## The suite without container builds (a minute or two)
@@ -67,6 +69,7 @@ invoke: ## POST EVENT (a file in events/) to the local emulator and print the re
 	bash scripts/engine.sh invoke $(EVENT)
 
 bench: venv ## Cold-start benchmark of the image against the alternatives (bench/)
+	$(CONTAINERS)
 	$(PY) bench/coldstart.py $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv, caches and the local SQLite file
