@@ -7,67 +7,22 @@ the event: the test reads back exactly what the function PUT there.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
-from typing import Any, ClassVar
 
 import pytest
 
 from app import custom_resource
-
-
-class FakeResponseBucket(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-    fail_first: ClassVar[int] = 0  # answer 503 this many times first
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_PUT(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if FakeResponseBucket.fail_first > 0:
-            FakeResponseBucket.fail_first -= 1
-            self.send_response(503)
-            self.end_headers()
-            return
-        self.received.append(
-            {"path": self.path, "headers": dict(self.headers), "body": json.loads(body)}
-        )
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+from tests.cloudformation import ResponseBucket, custom_resource_event, response_bucket
 
 
 @pytest.fixture
 def response_url() -> Iterator[str]:
-    FakeResponseBucket.received = []
-    FakeResponseBucket.fail_first = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeResponseBucket)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield (
-            f"http://127.0.0.1:{server.server_address[1]}/cloudformation-custom-resource-"
-            "response-useast1/arn%3Aaws%3Acloudformation?X-Amz-Signature=abc"
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
+    with response_bucket() as url:
+        yield url
 
 
-def _event(url: str, request_type: str = "Create", **extra: Any) -> dict[str, Any]:
-    return {
-        "RequestType": request_type,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:migrate",
-        "ResponseURL": url,
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/portfolio/1a2b3c4d",
-        "RequestId": "5f0c2f4e-0000-4000-8000-000000000001",
-        "LogicalResourceId": "DatabaseMigration",
-        "ResourceType": "Custom::DatabaseMigration",
-        "ResourceProperties": {"ServiceToken": "...", "FunctionVersion": "3"},
-        **extra,
-    }
+_event = custom_resource_event
 
 
 CONTEXT = SimpleNamespace(log_stream_name="2024/05/01/[$LATEST]abcdef")
@@ -78,13 +33,13 @@ def test_a_create_is_answered_with_the_whole_verdict(response_url: str) -> None:
     custom_resource.respond(
         event, CONTEXT, "SUCCESS", {"Current": "0002_contact", "Applied": ["0001", "0002_contact"]}
     )
-    (put,) = FakeResponseBucket.received
+    (put,) = ResponseBucket.received
     assert put["path"].startswith("/cloudformation-custom-resource-response-useast1/")
     assert put["headers"].get("Content-Type", "") == ""
     assert put["body"] == {
         "Status": "SUCCESS",
         "Reason": "see CloudWatch log stream 2024/05/01/[$LATEST]abcdef",
-        "PhysicalResourceId": "DatabaseMigration-1a2b3c4d",
+        "PhysicalResourceId": "DatabaseMigration-0a1b",
         "StackId": event["StackId"],
         "RequestId": event["RequestId"],
         "LogicalResourceId": "DatabaseMigration",
@@ -103,7 +58,7 @@ def test_an_update_keeps_the_physical_id_and_a_failure_carries_its_reason(
         OldResourceProperties={"FunctionVersion": "2"},
     )
     custom_resource.respond(event, CONTEXT, "FAILED", None, "migration 0003 failed: boom")
-    body = FakeResponseBucket.received[0]["body"]
+    body = ResponseBucket.received[0]["body"]
     assert (body["Status"], body["PhysicalResourceId"], body["Reason"], body["Data"]) == (
         "FAILED",
         "kept-id",
@@ -113,11 +68,11 @@ def test_an_update_keeps_the_physical_id_and_a_failure_carries_its_reason(
 
 
 def test_transient_errors_are_retried(response_url: str) -> None:
-    FakeResponseBucket.fail_first = 2
+    ResponseBucket.fail_first = 2
     custom_resource.respond(
         _event(response_url, "Delete", PhysicalResourceId="x"), CONTEXT, "SUCCESS", attempts=3
     )
-    assert [r["body"]["Status"] for r in FakeResponseBucket.received] == ["SUCCESS"]
+    assert [r["body"]["Status"] for r in ResponseBucket.received] == ["SUCCESS"]
 
 
 def test_an_unreachable_url_raises_after_the_attempts() -> None:
@@ -131,7 +86,7 @@ def test_oversized_responses_are_cut_to_cloudformations_limit(response_url: str)
     custom_resource.respond(
         _event(response_url), CONTEXT, "FAILED", {"Applied": ["x" * 100] * 100}, "r" * 10_000
     )
-    body = FakeResponseBucket.received[0]["body"]
+    body = ResponseBucket.received[0]["body"]
     assert len(json.dumps(body).encode()) <= custom_resource.MAX_RESPONSE_BYTES
     assert body["Status"] == "FAILED" and body["Reason"].startswith("rrrr")
 

@@ -6,55 +6,30 @@ A local HTTP server stands in for the pre-signed S3 URL CloudFormation puts in t
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from tests.cloudformation import ResponseBucket, custom_resource_event, response_bucket
 from tests.conftest import lambda_context
-
-
-class ResponseBucket(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_PUT(self) -> None:
-        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
 
 
 @pytest.fixture
 def response_url() -> Iterator[str]:
-    ResponseBucket.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ResponseBucket)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/stack-response?X-Amz-Signature=x"
-    server.shutdown()
-    server.server_close()
+    with response_bucket() as url:
+        yield url
 
 
 def _event(request_type: str, response_url: str) -> dict[str, Any]:
-    event = {
-        "RequestType": request_type,
-        "ResponseURL": response_url,
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/portfolio/0a1b",
-        "RequestId": f"req-{request_type}",
-        "LogicalResourceId": "DatabaseMigration",
-        "ResourceType": "Custom::DatabaseMigration",
-        "ResourceProperties": {"ServiceToken": "x"},
-    }
-    if request_type != "Create":
-        event["PhysicalResourceId"] = "DatabaseMigration-0a1b"
-    return event
+    return custom_resource_event(response_url, request_type)
+
+
+def _answer() -> dict[str, Any]:
+    (put,) = ResponseBucket.received
+    return dict(put["body"])
 
 
 @pytest.mark.parametrize("request_type", ["Create", "Update"])
@@ -64,7 +39,7 @@ def test_create_and_update_migrate_and_report_the_revision(
     adapter = make_client().adapter
     result = adapter.migrate(_event(request_type, response_url), lambda_context())
     assert result["current"] == "0001"
-    (answer,) = ResponseBucket.received
+    answer = _answer()
     assert (answer["Status"], answer["RequestId"], answer["Data"]) == (
         "SUCCESS",
         f"req-{request_type}",
@@ -76,7 +51,7 @@ def test_delete_leaves_the_database_alone(make_client: Any, response_url: str) -
     # A database that cannot be reached proves the delete never tried.
     adapter = make_client(database_url="postgresql+psycopg2://x@127.0.0.1:1/x").adapter
     adapter.migrate(_event("Delete", response_url), lambda_context())
-    (answer,) = ResponseBucket.received
+    answer = _answer()
     assert (answer["Status"], answer["PhysicalResourceId"]) == ("SUCCESS", "DatabaseMigration-0a1b")
 
 
@@ -88,7 +63,7 @@ def test_a_failed_migration_is_reported_not_left_waiting(
         port = sock.getsockname()[1]
     adapter = make_client(database_url=f"postgresql+psycopg2://x@127.0.0.1:{port}/x").adapter
     result = adapter.migrate(_event("Update", response_url), lambda_context())
-    (answer,) = ResponseBucket.received
+    answer = _answer()
     assert answer["Status"] == "FAILED"
     assert answer["Reason"].startswith("OperationalError: ")
     assert result == {"error": answer["Reason"]}
@@ -105,7 +80,7 @@ def test_a_database_ahead_of_the_image_is_left_as_is(
     finally:
         with db_engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-    (answer,) = ResponseBucket.received
+    answer = _answer()
     assert (answer["Status"], answer["Data"]["Current"]) == ("SUCCESS", "9999_future")
 
 

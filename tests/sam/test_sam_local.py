@@ -27,14 +27,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.engine import Engine, make_url
 
+from tests.cloudformation import PHYSICAL_ID, ResponseBucket, custom_resource_event, response_bucket
 from tests.conftest import ADMIN_TOKEN, ADMIN_TOKEN_SHA256, EVENTS, expected_statuses
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -286,21 +286,6 @@ def _has_address(address: str) -> bool:
         return False
 
 
-class _ResponseBucket(BaseHTTPRequestHandler):
-    """Stands in for the pre-signed S3 URL CloudFormation puts in a custom-resource event."""
-
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_PUT(self) -> None:
-        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-
 @pytest.mark.parametrize("request_type", ["Create", "Update", "Delete"])
 def test_migrate_function_answers_cloudformation(
     request_type: str,
@@ -309,38 +294,19 @@ def test_migrate_function_answers_cloudformation(
     bridge: tuple[str, ipaddress.IPv4Network],
     tmp_path: Path,
 ) -> None:
-    _ResponseBucket.received = []
-    server = ThreadingHTTPServer(
-        (bridge[0] if _has_address(bridge[0]) else "0.0.0.0", 0),
-        _ResponseBucket,
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    event = {
-        "RequestType": request_type,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:migrate",
-        "ResponseURL": f"http://{bridge[0]}:{server.server_address[1]}/response?sig=x",
-        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/portfolio/0a1b",
-        "RequestId": f"req-{request_type}",
-        "LogicalResourceId": "DatabaseMigration",
-        "ResourceType": "Custom::DatabaseMigration",
-        "ResourceProperties": {"ServiceToken": "x", "FunctionVersion": "1"},
-    }
-    if request_type != "Create":
-        event["PhysicalResourceId"] = "DatabaseMigration-0a1b"
+    bind = bridge[0] if _has_address(bridge[0]) else "0.0.0.0"
     path = tmp_path / "event.json"
-    path.write_text(json.dumps(event))
-    try:
+    with response_bucket(bind=bind, host=bridge[0]) as url:
+        path.write_text(json.dumps(custom_resource_event(url, request_type)))
         _invoke(sam_build, env_vars, "MigrateFunction", path)
-    finally:
-        server.shutdown()
-        server.server_close()
-    (answer,) = _ResponseBucket.received
+    (put,) = ResponseBucket.received
+    answer = put["body"]
     assert answer["Status"] == "SUCCESS", answer
     assert answer["RequestId"] == f"req-{request_type}"
     if request_type != "Delete":
         assert answer["Data"]["Current"]  # the template reads !GetAtt DatabaseMigration.Current
     if request_type != "Create":
-        assert answer["PhysicalResourceId"] == "DatabaseMigration-0a1b"
+        assert answer["PhysicalResourceId"] == PHYSICAL_ID
 
 
 # -- sam local start-api ------------------------------------------------------------------------
