@@ -8,7 +8,6 @@ import contextlib
 import http.client
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import threading
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.image.support import free_port
 
 ENGINE = ["bash", str(ROOT / "scripts" / "engine.sh")]
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
@@ -40,17 +40,6 @@ def podman(*args: str, check: bool = True, timeout: float = 60) -> str:
         [engine, *flags, *args], check=check, capture_output=True, text=True, timeout=timeout
     )
     return done.stdout
-
-
-def _free_port() -> int:
-    # The emulator's runtime API listens on PORT + 10000 (engine.sh): keep both free.
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port < 55000:
-            return port
-    raise RuntimeError("no free port below 55000")
 
 
 class Function:
@@ -154,7 +143,7 @@ class Function:
 def running_function(image: str, env: dict[str, str]) -> Iterator[Function]:
     """Start `image` under the emulator with engine.sh run-local; remove it afterwards."""
     name = f"portfolio-reliability-{uuid.uuid4().hex[:8]}"
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env_file = Path(tmp) / "env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
