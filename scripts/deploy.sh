@@ -23,19 +23,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPOSITORY=${REPOSITORY:-portfolio-backend}
 PLATFORMS=${PLATFORMS:-amd64 arm64}
 
-log() { printf 'deploy: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
-
-# Print a command (shell-quoted) under DRY_RUN, otherwise run it.
-run() {
-    if [[ -n ${DRY_RUN:-} ]]; then
-        printf '+'
-        printf ' %q' "$@"
-        printf '\n'
-    else
-        "$@"
-    fi
-}
+SCRIPT_NAME=deploy
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 need() { command -v "$1" >/dev/null || die "$1 is required (${2})"; }
 

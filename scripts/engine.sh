@@ -29,19 +29,9 @@ HOST_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 # to containers.conf); passing them here keeps this script working without that file.
 PODMAN_ULIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
 
-log() { printf 'engine: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
-
-# Print a command (shell-quoted) under DRY_RUN, otherwise run it.
-run() {
-    if [[ -n ${DRY_RUN:-} ]]; then
-        printf '+'
-        printf ' %q' "$@"
-        printf '\n'
-    else
-        "$@"
-    fi
-}
+SCRIPT_NAME=engine
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 detect_engine() {
     if [[ -n ${ENGINE:-} ]]; then
