@@ -232,19 +232,20 @@ SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:portfolio/db-
 LAMBDA_CREDENTIALS = Credentials("ASIAFAKEKEY", "fake/secret+key", "session-token/==")
 
 
+DB_SECRET = {
+    "username": "portfolio",
+    "password": "p@ss:w/rd%",
+    "host": "cluster.example.internal",
+    "port": 5432,
+    "dbname": "portfolio",
+    "engine": "postgres",
+}
+
+
 @pytest.fixture
 def secrets_manager() -> Iterator[str]:
     FakeSecretsManager.secrets = {
-        SECRET_ARN: json.dumps(
-            {
-                "username": "portfolio",
-                "password": "p@ss:w/rd%",
-                "host": "cluster.example.internal",
-                "port": 5432,
-                "dbname": "portfolio",
-                "engine": "postgres",
-            }
-        ),
+        SECRET_ARN: json.dumps(DB_SECRET),
         "not-json": "hunter2",
     }
     FakeSecretsManager.keys = {
@@ -265,14 +266,7 @@ def test_get_secret_json_returns_the_parsed_secret(secrets_manager: str) -> None
     secret = aws_secrets.get_secret_json(
         SECRET_ARN, credentials=LAMBDA_CREDENTIALS, endpoint=secrets_manager
     )
-    assert secret == {
-        "username": "portfolio",
-        "password": "p@ss:w/rd%",
-        "host": "cluster.example.internal",
-        "port": 5432,
-        "dbname": "portfolio",
-        "engine": "postgres",
-    }
+    assert secret == DB_SECRET
     (request,) = FakeSecretsManager.seen
     assert request["headers"]["X-Amz-Security-Token"] == LAMBDA_CREDENTIALS.session_token
     assert json.loads(request["body"]) == {"SecretId": SECRET_ARN}

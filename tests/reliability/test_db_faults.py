@@ -105,18 +105,27 @@ def _kill_when_app_waits_on_a_lock(faults: FaultDB, seen: list[tuple[str, bool]]
     return when(waiting, faults.terminate_app_backends)
 
 
+def _killed_while_waiting_on(faults: FaultDB, table: str, send: Any) -> tuple[str, bool]:
+    """Lock `table`, send the request, kill its backend once it waits on the lock; the
+    request must answer 503. Returns the blocked statement and whether it had written."""
+    seen: list[tuple[str, bool]] = []
+    with faults.table_locked(table):
+        killer = _kill_when_app_waits_on_a_lock(faults, seen)
+        response = send()
+        killer.join()
+    _assert_unavailable(response)
+    [(statement, wrote)] = seen
+    return statement, wrote
+
+
 def test_project_write_killed_midway_leaves_nothing(make_client: Any, faults: FaultDB) -> None:
     client = _client(make_client, faults)
     key = {"idempotency-key": "create-atomic"}
     # The project row is inserted, then the tags wait on the lock; the backend dies there.
-    seen: list[tuple[str, bool]] = []
-    with faults.table_locked("project_tags"):
-        killer = _kill_when_app_waits_on_a_lock(faults, seen)
-        response = client.post("/projects", PROJECT, admin=True, headers=key)
-        killer.join()
-    _assert_unavailable(response)
+    statement, wrote = _killed_while_waiting_on(
+        faults, "project_tags", lambda: client.post("/projects", PROJECT, admin=True, headers=key)
+    )
     # Killed mid-write: blocked on the tags, with the project row already written (an xid).
-    [(statement, wrote)] = seen
     assert statement.startswith("DELETE FROM project_tags")
     assert wrote
     assert faults.scalar("SELECT count(*) FROM projects") == 0
@@ -136,13 +145,9 @@ def test_contact_write_killed_midway_then_retried_once(make_client: Any, faults:
     client = _client(make_client, faults)
     key = {"idempotency-key": "contact-1"}
     # The message row is inserted, then the idempotency record waits on the lock.
-    seen: list[tuple[str, bool]] = []
-    with faults.table_locked("idempotency_keys"):
-        killer = _kill_when_app_waits_on_a_lock(faults, seen)
-        response = client.post("/contact", _contact(1), headers=key)
-        killer.join()
-    _assert_unavailable(response)
-    [(statement, wrote)] = seen
+    statement, wrote = _killed_while_waiting_on(
+        faults, "idempotency_keys", lambda: client.post("/contact", _contact(1), headers=key)
+    )
     assert statement.startswith("INSERT INTO idempotency_keys")
     assert wrote
     assert faults.scalar("SELECT count(*) FROM contact_messages") == 0
