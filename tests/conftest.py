@@ -64,7 +64,8 @@ def _truncate(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(
             text(
-                "TRUNCATE projects, project_tags, contact_messages, idempotency_keys "
+                "TRUNCATE projects, project_tags, contact_messages, idempotency_keys, "
+                "contact_rate_limits "
                 "RESTART IDENTITY CASCADE"
             )
         )

@@ -13,9 +13,21 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
-from app.migrate import migrate
+from app.migrate import MIGRATIONS, migrate
 from app.tables import metadata
 from tests.conftest import ROOT
+
+
+def _revisions() -> list[str]:
+    """Every revision, base first: the tests follow the chain instead of naming versions."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(MIGRATIONS))
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
+REVISIONS = _revisions()
+HEAD = REVISIONS[-1]
 
 
 @pytest.fixture
@@ -38,16 +50,16 @@ def _tables(engine: Engine) -> set[str]:
 
 
 def test_upgrade_applies_then_has_nothing_to_do(fresh_engine: Engine) -> None:
-    assert migrate(fresh_engine) == {"previous": None, "current": "0001", "applied": ["0001"]}
+    assert migrate(fresh_engine) == {"previous": None, "current": HEAD, "applied": REVISIONS}
     assert _tables(fresh_engine) == {*metadata.tables, "alembic_version"}
-    assert migrate(fresh_engine) == {"previous": "0001", "current": "0001", "applied": []}
+    assert migrate(fresh_engine) == {"previous": HEAD, "current": HEAD, "applied": []}
 
 
 def test_downgrade_to_base_and_back(fresh_engine: Engine) -> None:
     migrate(fresh_engine)
-    assert migrate(fresh_engine, "base") == {"previous": "0001", "current": None, "applied": []}
+    assert migrate(fresh_engine, "base") == {"previous": HEAD, "current": None, "applied": []}
     assert _tables(fresh_engine) == {"alembic_version"}
-    assert migrate(fresh_engine)["applied"] == ["0001"]
+    assert migrate(fresh_engine)["applied"] == REVISIONS
 
 
 def test_migrations_match_the_tables_the_code_uses(fresh_engine: Engine) -> None:
@@ -62,7 +74,7 @@ def test_migrations_match_the_tables_the_code_uses(fresh_engine: Engine) -> None
 
 def test_migrations_work_on_the_sqlite_default(tmp_path: os.PathLike[str]) -> None:
     engine = create_engine(f"sqlite:///{tmp_path}/local.db")
-    assert migrate(engine)["applied"] == ["0001"]
+    assert migrate(engine)["applied"] == REVISIONS
     assert migrate(engine)["applied"] == []
     assert _tables(engine) == {*metadata.tables, "alembic_version"}
 
@@ -84,9 +96,9 @@ def test_concurrent_migrations_apply_once(fresh_engine: Engine) -> None:
     ]
     results = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
-    assert sorted(r["applied"] for r in results) == [[], ["0001"]]
-    assert {r["current"] for r in results} == {"0001"}
+    assert sorted(r["applied"] for r in results) == [[], REVISIONS]
+    assert {r["current"] for r in results} == {HEAD}
     with fresh_engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-            "0001"
+            HEAD
         ]
