@@ -29,13 +29,14 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 
 
 # Items per list page, whatever `limit` asks for (the answer's `limit` says what was used).
-# Bound, from the field limits in app/schemas.py: a text character is at most 6 bytes of
-# JSON (a control character as \u00XX), a URL character 1 (RFC 3986 only), slugs and tags
-# ASCII. title 200 + summary 500 + cover_image_alt 200 = 900 characters, 5,400 bytes; three
-# URLs 6,144; 20 tags 700; slug 82; keys, dates, numbers and punctuation under 700: under
-# 13,100 bytes an item, so 50 items stay under 655,000 bytes, below ALB's 1 MB response
-# limit and far below Lambda's 6 MB (tests/test_project_lists.py fills a page to the brim).
-# A single project adds its body: 100,000 characters, at most 600,000 bytes.
+# The bound follows from the field limits in app/schemas.py. In the invocation payload (the
+# API's JSON inside Lambda's JSON) a text character costs at most 7 bytes (a control character,
+# "\u0001" escaped again), a URL character 1 (RFC 3986 only); slugs and tags are ASCII.
+# title 200 + summary 500 + cover_image_alt 200 characters: 6,300 bytes; three URLs 6,144;
+# 20 tags ~800; keys, dates, numbers and punctuation ~1,000: under 14,500 bytes an item, so
+# 50 items stay under 725,000 bytes, below ALB's 1 MB response limit (the worst page measures
+# 680,373 bytes in tests/test_project_lists.py). One project adds its body: 100,000
+# characters, 700,000 bytes at most, far below Lambda's 6 MB.
 LIST_MAX_ITEMS = 50
 _NO_STORE = {"Cache-Control": "no-store"}
 _DRAFT_ERRORS: dict[int | str, dict[str, Any]] = {
