@@ -45,8 +45,8 @@ def client_address(scope: MutableMapping[str, Any]) -> str | None:
         if isinstance(identity, dict) and isinstance(identity.get("sourceIp"), str):
             return str(identity["sourceIp"])
         if "elb" in context:
-            # ALB appends the address it saw as the last X-Forwarded-For entry; the ones
-            # before it are whatever the client sent.
+            # ALB (in its default "append" mode) adds the address it saw as the last
+            # X-Forwarded-For entry; the ones before it are whatever the client sent.
             # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html
             for name, value in scope.get("headers", []):
                 if name == b"x-forwarded-for":
