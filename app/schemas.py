@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -148,7 +149,8 @@ class ContactMessage(BaseModel):
 
 
 class ContactUpdate(_Strict):
-    read: bool
+    # Strict: "yes" or 1 is a mistake to report, not a boolean to guess.
+    read: StrictBool
 
 
 ItemT = TypeVar("ItemT")
