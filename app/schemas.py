@@ -24,8 +24,10 @@ _NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
 # Deliberately simple: one @, no spaces, a dot in the domain. Full RFC 5322 checking would
 # need email-validator (and dnspython) on the cold-start path for no real gain.
 _EMAIL = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s.\x00]+$"
-# URLs hold only the characters RFC 3986 allows in a URI (anything else is percent-encoded),
-# so each is one byte in a JSON answer: this is what bounds a list page (LIST_PAGE_MAX_BYTES).
+# URLs hold only the characters RFC 3986 allows in a URI (its unreserved and reserved sets
+# and "%"; anything else, including the printable " < > \\ ^ ` { | } it excludes, is
+# percent-encoded), so each is one byte in the JSON answer and in Lambda's payload: this is
+# what bounds a list page (LIST_MAX_ITEMS in app/api/projects.py).
 _URI_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
 _AUTHORITY = r"[A-Za-z0-9\-._~%!$&'()*+,;=:@\[\]]+"
 _HTTP_URL = rf"^[hH][tT][tT][pP][sS]?://{_AUTHORITY}(?:[/?#]{_URI_CHARS}*)?$"
@@ -103,7 +105,7 @@ class ProjectUpdate(_ProjectPresentation):
 
 
 class ProjectSummary(BaseModel):
-    """A list item: everything but the body (see LIST_PAGE_MAX_BYTES for why that bounds it)."""
+    """A list item: everything but the body (LIST_MAX_ITEMS in app/api/projects.py: its bound)."""
 
     slug: str
     title: str

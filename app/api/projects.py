@@ -63,7 +63,7 @@ async def list_projects(
     `status=draft` or `all` shows unpublished projects too, to the admin only.
     """
     if status != "published":
-        require_admin(request)
+        await require_admin(request)
         response.headers.update(_NO_STORE)
     limit = min(page.limit, LIST_MAX_ITEMS)
     published = {"published": True, "draft": False, "all": None}[status]
@@ -82,7 +82,7 @@ async def get_project(
     """A published project; with the admin token, a draft too (preview)."""
     admin = "authorization" in request.headers
     if admin:
-        require_admin(request)  # a token that is sent must be right: 401 otherwise
+        await require_admin(request)  # a token that is sent must be right: 401 otherwise
         response.headers.update(_NO_STORE)
     project = crud.get_project(conn, slug=slug, published_only=not admin)
     if project is None:
