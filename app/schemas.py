@@ -25,7 +25,7 @@ _NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
 # need email-validator (and dnspython) on the cold-start path for no real gain.
 _EMAIL = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s.\x00]+$"
 # URLs hold only the characters RFC 3986 allows in a URI (its unreserved and reserved sets
-# and "%"; anything else, including the printable " < > \\ ^ ` { | } it excludes, is
+# and "%"; anything else, including the printable " < > \ ^ ` { | } it excludes, is
 # percent-encoded), so each is one byte in the JSON answer and in Lambda's payload: this is
 # what bounds a list page (LIST_MAX_ITEMS in app/api/projects.py).
 _URI_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
