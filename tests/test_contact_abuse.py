@@ -226,3 +226,70 @@ def _lock_waiters(engine: Engine) -> int:
                 )
             ).scalar_one()
         )
+
+
+def test_two_concurrent_first_messages_from_a_new_client_admit_one(
+    make_client: Any, clean_db: Engine
+) -> None:
+    """The other path of the upsert: no row yet, both insert, the unique key serialises them.
+
+    A held, uncommitted insert of the client's row makes both requests wait on the key;
+    rolling it back lets them race for the first insert. With one message allowed, one wins.
+    """
+    environments = [make_client(contact_rate_limit=1).adapter for _ in range(2)]
+    key = ratelimit.client_key(Settings(admin_token_sha256=ADMIN_TOKEN_SHA256))
+    results: list[int] = []
+
+    def post(adapter: Any) -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        results.append(_post(adapter.handle, ONE)["statusCode"])
+
+    with clean_db.connect() as blocker:
+        blocker.execute(
+            contact_rate_limits.insert().values(
+                client=ratelimit.client_id(key, ONE), window_start=dt.datetime.now(dt.UTC), count=0
+            )
+        )
+        threads = [threading.Thread(target=post, args=(env,)) for env in environments]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20
+        while _lock_waiters(clean_db) < 2:
+            assert time.monotonic() < deadline, "the requests never reached the key"
+            time.sleep(0.05)
+        blocker.rollback()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(results) == [202, 429]
+    assert _count(clean_db, contact_messages) == 1
+
+
+def test_a_message_whose_commit_fails_is_neither_stored_nor_counted(
+    lambda_handler: Any, clean_db: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A deferred constraint trigger fails the commit itself: the 503 leaves no message, no
+    use of the client's allowance, and no "message received" metric (it is emitted only after
+    the commit)."""
+    with clean_db.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN RAISE EXCEPTION 'commit refused' USING ERRCODE = '40001'; END $$;"
+                " CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON contact_messages"
+                " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit()"
+            )
+        )
+    try:
+        response = _post(lambda_handler, ONE)
+    finally:
+        with clean_db.begin() as conn:
+            conn.execute(
+                text(
+                    "DROP TRIGGER fail_at_commit ON contact_messages;"
+                    " DROP FUNCTION fail_at_commit()"
+                )
+            )
+    assert response["statusCode"] == 503
+    assert _count(clean_db, contact_messages) == 0
+    assert _count(clean_db, contact_rate_limits) == 0
+    assert _emitted(capsys.readouterr().out) == [metrics.DATABASE_UNAVAILABLE]
