@@ -133,7 +133,9 @@ class ContactCreate(_Strict):
     message: Annotated[str, StringConstraints(min_length=1, max_length=5_000, pattern=_NOT_BLANK)]
     # Honeypot: hidden from people by the site's form, so only bots fill it in. A filled one
     # gets the usual 202 and nothing is stored.
-    website: Summary = ""
+    website: Summary = Field(
+        default="", description="Leave empty: a form field hidden from people (a honeypot)."
+    )
 
 
 class ContactReceipt(BaseModel):
