@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import math
 from collections.abc import MutableMapping
 from typing import Any
@@ -69,7 +70,23 @@ def client_key(settings: Settings) -> bytes:
 def client_id(key: bytes, address: str | None) -> str:
     """What the table stores for a client: 64 hex characters, no address."""
     # Requests without an address (none in AWS's events) share one allowance.
-    return hmac.new(key, (address or "unknown").encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, _client_of(address).encode(), hashlib.sha256).hexdigest()
+
+
+def _client_of(address: str | None) -> str:
+    """One client per IPv4 address, and per IPv6 /64: a single IPv6 host is usually given a
+    whole /64, so counting its addresses one by one would hand it 2^64 allowances."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _insert(conn: Connection) -> Any:

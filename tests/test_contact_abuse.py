@@ -193,8 +193,7 @@ def test_two_concurrent_messages_at_the_limit_admit_exactly_one(
     results: list[int] = []
 
     def post(adapter: Any) -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-        results.append(_post(adapter.handle, ONE)["statusCode"])
+        _in_own_loop(lambda: results.append(_post(adapter.handle, ONE)["statusCode"]))
 
     with clean_db.connect() as blocker:
         blocker.execute(
@@ -214,6 +213,17 @@ def test_two_concurrent_messages_at_the_limit_admit_exactly_one(
         thread.join(timeout=20)
     assert sorted(results) == [202, 429]
     assert _count(clean_db, contact_messages) == 5
+
+
+def _in_own_loop(call: Callable[[], None]) -> None:
+    """Run `call` in this thread with an event loop of its own (Mangum asks for one)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        call()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def _lock_waiters(engine: Engine) -> int:
@@ -241,8 +251,7 @@ def test_two_concurrent_first_messages_from_a_new_client_admit_one(
     results: list[int] = []
 
     def post(adapter: Any) -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-        results.append(_post(adapter.handle, ONE)["statusCode"])
+        _in_own_loop(lambda: results.append(_post(adapter.handle, ONE)["statusCode"]))
 
     with clean_db.connect() as blocker:
         blocker.execute(
@@ -293,3 +302,13 @@ def test_a_message_whose_commit_fails_is_neither_stored_nor_counted(
     assert _count(clean_db, contact_messages) == 0
     assert _count(clean_db, contact_rate_limits) == 0
     assert _emitted(capsys.readouterr().out) == [metrics.DATABASE_UNAVAILABLE]
+
+
+def test_an_ipv6_host_is_one_client_per_slash_64(lambda_handler: Any, clean_db: Engine) -> None:
+    """A host is usually given a whole /64: its addresses share one allowance."""
+    statuses = [_post(lambda_handler, f"2001:db8:1:2::{i:x}")["statusCode"] for i in range(1, 7)]
+    assert statuses == [202] * 5 + [429]
+    assert _post(lambda_handler, "2001:db8:1:3::1")["statusCode"] == 202  # another /64
+    # The same IPv4 client, however it is written, is one client.
+    key = ratelimit.client_key(Settings(admin_token_sha256=ADMIN_TOKEN_SHA256))
+    assert ratelimit.client_id(key, "::ffff:198.51.100.7") == ratelimit.client_id(key, ONE)
