@@ -15,18 +15,7 @@ from sqlalchemy import text
 
 from tests.cloudformation import ResponseBucket, custom_resource_event, response_bucket
 from tests.conftest import lambda_context
-
-
-def _head() -> str:
-    from alembic.script import ScriptDirectory
-
-    from app.migrate import MIGRATIONS
-
-    return str(ScriptDirectory(str(MIGRATIONS)).get_current_head())
-
-
-# The newest revision, whatever it is: these tests are about reporting it, not about its name.
-HEAD = _head()
+from tests.test_migrations import HEAD
 
 
 @pytest.fixture
