@@ -107,15 +107,15 @@ def hit(
     """
     cutoff = now - window
     expired = limits.c.window_start <= cutoff
-    stmt = _insert(conn).values(client=client, window_start=now, count=1)
-    stmt = stmt.on_conflict_do_update(
+    first = _insert(conn).values(client=client, window_start=now, count=1)
+    upsert = first.on_conflict_do_update(
         index_elements=[limits.c.client],
         set_={
             "window_start": case((expired, now), else_=limits.c.window_start),
             "count": case((expired, 1), else_=limits.c.count + 1),
         },
     ).returning(limits.c.count, limits.c.window_start)
-    row = conn.execute(stmt).one()
+    row = conn.execute(upsert).one()
     # By position: a Row's `count` attribute is the tuple method.
     count: int = row[0]
     window_start: dt.datetime = row[1]
