@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.sam.translated import EXISTING_SECRET, REGION, Stack, load, translate
+from tests.sam.translated import EXISTING_SECRET, REGION, TEMPLATE, Stack, load, translate
 
 MODES = [
     {"DatabaseMode": mode, "EnableRdsProxy": proxy}
@@ -279,6 +279,9 @@ def test_the_cluster_refuses_plaintext_and_closes_idle_sessions_before_it_could_
     idle_ms = int(group["Parameters"]["idle_session_timeout"])
     shortest_pause_s = load()["Parameters"]["DbSecondsUntilAutoPause"]["MinValue"]
     assert 0 < idle_ms < shortest_pause_s * 1000
+    # Behind the proxy (whose pooled connections must not be cut) the cluster never pauses.
+    proxied = translate({"EnableRdsProxy": "true"}).properties("DatabaseClusterParameterGroup")
+    assert proxied["Parameters"] == {"rds.force_ssl": "1", "idle_session_timeout": "0"}
     assert stack.resources["DatabaseCluster"]["Properties"]["DBClusterParameterGroupName"] == {
         "Ref": "DatabaseClusterParameterGroup"
     }
@@ -387,3 +390,16 @@ def _rules_accept(stack: Stack) -> bool:
         if not all(value(a["Assert"]) for a in rule["Assertions"]):
             return False
     return True
+
+
+@pytest.mark.sam
+@pytest.mark.parametrize(("block", "refused"), [("10.42.0.0/23", False), ("10.42.0.0/24", True)])
+def test_cfn_lint_refuses_a_vpc_block_too_small_for_the_subnets(block: str, refused: bool) -> None:
+    from cfnlint.api import ManualArgs, lint
+
+    text = TEMPLATE.read_text()
+    default = "    Default: 10.42.0.0/16\n"
+    assert text.count(default) == 1
+    matches = lint(text.replace(default, f"    Default: {block}\n"), config=ManualArgs())
+    rules = {m.rule.id for m in matches}
+    assert ("E2015" in rules) is refused, [str(m) for m in matches]
