@@ -281,7 +281,11 @@ def test_the_cluster_refuses_plaintext_and_closes_idle_sessions_before_it_could_
     assert 0 < idle_ms < shortest_pause_s * 1000
     # Behind the proxy (whose pooled connections must not be cut) the cluster never pauses.
     proxied = translate({"EnableRdsProxy": "true"}).properties("DatabaseClusterParameterGroup")
-    assert proxied["Parameters"] == {"rds.force_ssl": "1", "idle_session_timeout": "0"}
+    assert proxied["Parameters"] == {
+        "rds.force_ssl": "1",
+        "password_encryption": "scram-sha-256",  # the only one the Data API signs in with
+        "idle_session_timeout": "0",
+    }
     assert stack.resources["DatabaseCluster"]["Properties"]["DBClusterParameterGroupName"] == {
         "Ref": "DatabaseClusterParameterGroup"
     }
