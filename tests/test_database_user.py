@@ -165,6 +165,16 @@ def test_create_makes_an_iam_role_that_can_run_the_migrations(
     assert owners == {USER}
 
 
+def test_the_answer_survives_a_failed_attempt(
+    tmp_path: Path, stand_ins: tuple[DataApi, str]
+) -> None:
+    _, url = stand_ins
+    ResponseBucket.fail_first = 1  # the response bucket answers 503 once
+    module = _inline_module(tmp_path)
+    assert module.handler(_event(url, "Delete"), CONTEXT) == "SUCCESS"
+    assert _answers() == [("SUCCESS", "role ready")]
+
+
 def test_delete_leaves_the_database_alone(tmp_path: Path, stand_ins: tuple[DataApi, str]) -> None:
     api, url = stand_ins
     module = _inline_module(tmp_path)
