@@ -80,7 +80,7 @@ def data_api(api: DataApi) -> Iterator[DataApi]:
             self.wfile.write(encoded)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     api.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         yield api
