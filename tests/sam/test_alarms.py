@@ -1,5 +1,6 @@
 """The contact route's own throttle, the notification topic and the alarms, as CloudFormation
-will see them: template.yaml translated offline by the SAM translator that ships with SAM CLI.
+will see them: template.yaml translated offline by the SAM translator that ships with SAM CLI
+(tests/sam/translated.py), its conditions evaluated.
 
 Each alarm is checked against the metric it watches: for the function's own counters, the
 namespace, name and dimensions the code really emits (captured from a request through the
@@ -9,49 +10,21 @@ app); for AWS's metrics, the names and dimensions AWS documents (cited in templa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode
 
 from app import metrics
 from app.settings import Settings
+from tests.sam.translated import load, translate
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 TOPIC = {"Ref": "AlarmTopic"}
 FUNCTION = {"Ref": "ApiFunction"}
 
 
-def translate(parameters: dict[str, str]) -> dict[str, Any]:
-    """template.yaml as the SAM transform outputs it (what `sam deploy` hands CloudFormation)."""
-    from samtranslator.translator.transform import transform
-
-    template, problems = decode(str(TEMPLATE))
-    assert not problems and template is not None, problems
-    for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::Function":  # `sam build` fills this in
-            resource["Properties"]["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"
-
-    class NoManagedPolicies:  # the template names none; no AWS account to look them up in
-        def load(self) -> dict[str, str]:
-            return {}
-
-    return dict(transform(dict(template), parameters, NoManagedPolicies()))
-
-
 @pytest.fixture(scope="module")
-def resources() -> Iterator[dict[str, Any]]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        translated = translate(
-            {
-                "AdminTokenDigestName": "/portfolio/admin-token-sha256",
-                "NotificationEmail": "owner@example.com",
-            }
-        )
-    yield translated["Resources"]
+def resources() -> dict[str, Any]:
+    return translate({"NotificationEmail": "owner@example.com"}).resources
 
 
 def _alarms(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -88,9 +61,7 @@ def test_post_contact_is_its_own_route_throttled_below_the_rest(
             "ThrottlingBurstLimit": {"Ref": "ContactThrottlingBurstLimit"},
         }
     }
-    parameters, _ = decode(str(TEMPLATE))
-    assert parameters is not None
-    defaults = {name: p.get("Default") for name, p in parameters["Parameters"].items()}
+    defaults = {name: p.get("Default") for name, p in load()["Parameters"].items()}
     assert defaults["ContactThrottlingRateLimit"] < defaults["ThrottlingRateLimit"]
     assert defaults["ContactThrottlingBurstLimit"] < defaults["ThrottlingBurstLimit"]
 
@@ -114,12 +85,12 @@ def test_an_optional_email_subscription_to_the_alarm_topic(resources: dict[str, 
         "Protocol": "email",
         "Endpoint": {"Ref": "NotificationEmail"},
     }
-    template, _ = decode(str(TEMPLATE))
-    assert template is not None
-    assert template["Parameters"]["NotificationEmail"]["Default"] == ""
-    assert template["Conditions"]["HasNotificationEmail"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "NotificationEmail"}, ""]}]
-    }
+    # Without an address: the topic and its alarms, no subscription.
+    assert load()["Parameters"]["NotificationEmail"]["Default"] == ""
+    without = translate().resources
+    assert "AlarmEmailSubscription" not in without
+    assert without["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert len(_alarms(without)) == len(_alarms(resources))
 
 
 def test_every_alarm_notifies_the_topic(resources: dict[str, Any]) -> None:
