@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-_ALGORITHM = "AWS4-HMAC-SHA256"
+ALGORITHM = "AWS4-HMAC-SHA256"
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def _canonical_query(query: str) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(encoded))
 
 
-def sign(
+def signature(
     method: str,
     url: str,
     headers: Mapping[str, str],
@@ -76,11 +76,11 @@ def sign(
     region: str,
     service: str,
     amz_date: str,
-) -> str:
-    """Return the Authorization header value for a request whose `headers` are all signed.
+) -> tuple[str, str, str]:
+    """(credential scope, signed header names, hex signature) of a request, every header signed.
 
-    `headers` must already hold `host` and `x-amz-date` (and `x-amz-security-token` when the
-    credentials have a session token); `amz_date` is the same `YYYYMMDDTHHMMSSZ` timestamp.
+    The query string of `url` is part of what is signed: a presigned URL (an RDS auth token)
+    puts its `X-Amz-*` parameters there, except the signature itself.
     """
     parts = urllib.parse.urlsplit(url)
     canonical_headers = {
@@ -101,17 +101,45 @@ def sign(
     scope = f"{datestamp}/{region}/{service}/aws4_request"
     string_to_sign = "\n".join(
         [
-            _ALGORITHM,
+            ALGORITHM,
             amz_date,
             scope,
             hashlib.sha256(canonical_request.encode()).hexdigest(),
         ]
     )
     key = signing_key(credentials.secret_access_key, datestamp, region, service)
-    signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return scope, signed_headers, hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def sign(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    payload_hash: str,
+    *,
+    credentials: Credentials,
+    region: str,
+    service: str,
+    amz_date: str,
+) -> str:
+    """Return the Authorization header value for a request whose `headers` are all signed.
+
+    `headers` must already hold `host` and `x-amz-date` (and `x-amz-security-token` when the
+    credentials have a session token); `amz_date` is the same `YYYYMMDDTHHMMSSZ` timestamp.
+    """
+    scope, signed_headers, signature_hex = signature(
+        method,
+        url,
+        headers,
+        payload_hash,
+        credentials=credentials,
+        region=region,
+        service=service,
+        amz_date=amz_date,
+    )
     return (
-        f"{_ALGORITHM} Credential={credentials.access_key_id}/{scope}, "
-        f"SignedHeaders={signed_headers}, Signature={signature}"
+        f"{ALGORITHM} Credential={credentials.access_key_id}/{scope}, "
+        f"SignedHeaders={signed_headers}, Signature={signature_hex}"
     )
 
 
