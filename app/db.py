@@ -125,9 +125,9 @@ async def get_connection(request: Request) -> AsyncIterator[Connection]:
     """
     engine: Engine = request.state.engine
     # Inside Lambda, the invocation's remaining time bounds all of the request's database work.
-    with db_limits.deadline(db_limits.deadline_of(request.scope.get("aws.context"))):
-        with engine.begin() as connection:
-            yield connection
+    deadline = db_limits.deadline_of(request.scope.get("aws.context"))
+    with db_limits.deadline(deadline), engine.begin() as connection:
+        yield connection
 
 
 # scope="function": commit (or roll back) before the response is sent, so a failed commit

@@ -51,7 +51,7 @@ def deadline_of(context: Any) -> float | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining):
         return None
-    return time.monotonic() + remaining() / 1000 - MARGIN_SECONDS
+    return time.monotonic() + float(remaining()) / 1000 - MARGIN_SECONDS
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ _VERIFYING = ("verify-ca", "verify-full")
 # libpq's words for a TLS failure -> what to tell the operator. The whole libpq message is not
 # logged: it names hosts and users; these phrases name neither.
 _REASONS = (
-    ("certificate verify failed", "the server's certificate is not signed by a CA in DB_SSLROOTCERT"),
+    ("certificate verify failed", "the server's certificate is signed by no CA in DB_SSLROOTCERT"),
     ("does not match host name", "the server's certificate does not name the host connected to"),
     ("server does not support SSL", "the server does not offer TLS, and DB_SSLMODE requires it"),
     ("root certificate file", "the CA bundle DB_SSLROOTCERT names cannot be read"),
@@ -36,7 +36,7 @@ _REASONS = (
 
 def sslmode(settings: Settings) -> str | None:
     """The sslmode in effect: the setting, the AWS default, or the URL's own ?sslmode=."""
-    mode = settings.effective_sslmode
+    mode: str | None = settings.effective_sslmode
     if mode is None and not settings.database_secret_arn:
         query_mode = make_url(settings.database_url).query.get("sslmode")
         mode = query_mode if isinstance(query_mode, str) else None
