@@ -47,38 +47,32 @@ def _revisions_between(config: Any, start: str | None, end: str | None) -> list[
 
 
 def migrate(engine: Engine, target: str = "head") -> dict[str, Any]:
-    """Upgrade (or downgrade, for a target below the current) and report what was applied."""
+    """Upgrade (or downgrade, for a target below the current) and report what was applied.
+
+    All of it is one transaction (PostgreSQL's DDL is transactional): a failure leaves the
+    schema as it was, and the advisory lock is a transaction lock. A session lock would
+    outlive a commit on a server connection that PgBouncer or RDS Proxy then hands to
+    another client, and the unlock could run on a different one: the lock would leak.
+    """
     from alembic import command
 
-    with engine.connect() as connection:
-        postgres = connection.dialect.name == "postgresql"
-        if postgres:
-            # Session-level lock: it survives the commits below and is released explicitly.
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-            connection.commit()
-        try:
-            config = _config(connection)
-            before = _current(connection)
-            connection.commit()
-            if before is not None and not _known(config, before):
-                # A rolled-back deploy runs an older image against a newer schema: applying
-                # nothing is right; failing would wedge the stack in UPDATE_ROLLBACK_FAILED.
-                logger.warning("database is at %s, newer than these migrations", before)
-                return {"previous": before, "current": before, "applied": []}
-            if target == "head" or _is_upgrade(config, before, target):
-                command.upgrade(config, target)
-            else:
-                command.downgrade(config, target)
-            connection.commit()
-            after = _current(connection)
-            connection.commit()
-        finally:
-            if postgres:
-                connection.rollback()
-                connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
-                )
-                connection.commit()
+    with engine.connect() as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+            )
+        config = _config(connection)
+        before = _current(connection)
+        if before is not None and not _known(config, before):
+            # A rolled-back deploy runs an older image against a newer schema: applying
+            # nothing is right; failing would wedge the stack in UPDATE_ROLLBACK_FAILED.
+            logger.warning("database is at %s, newer than these migrations", before)
+            return {"previous": before, "current": before, "applied": []}
+        if target == "head" or _is_upgrade(config, before, target):
+            command.upgrade(config, target)
+        else:
+            command.downgrade(config, target)
+        after = _current(connection)
     applied = _revisions_between(config, before, after)
     logger.info("migrations: %s -> %s, applied %s", before, after, applied or "nothing")
     return {"previous": before, "current": after, "applied": applied}
