@@ -65,17 +65,14 @@ class LambdaAdapter:
         wait out its timeout; deleting the resource leaves the database alone.
         """
         from app import custom_resource
-        from app.migrate import migrate
 
         if not custom_resource.is_custom_resource_event(event):
-            with self._busy:
-                return migrate(self.state["engine"])
+            return self._migrate(context)
         if event["RequestType"] == "Delete":
             custom_resource.respond(event, context, "SUCCESS")
             return {"applied": []}
         try:
-            with self._busy:
-                result = migrate(self.state["engine"])
+            result = self._migrate(context)
         except Exception as error:
             logger.exception("migration failed")
             reason = f"{type(error).__name__}: {error}"[:1000]
@@ -90,6 +87,15 @@ class LambdaAdapter:
             {"Current": result["current"] or "", "Applied": ",".join(result["applied"])},
         )
         return result
+
+    def _migrate(self, context: Any) -> dict[str, Any]:
+        from app.db_limits import deadline, deadline_of
+        from app.migrate import migrate
+
+        # The invocation's remaining time bounds the connection retries and every statement,
+        # so a failure is reported while the function still runs.
+        with self._busy, deadline(deadline_of(context)):
+            return migrate(self.state["engine"])
 
     def shutdown(self) -> None:
         """Run the lifespan's shutdown (disposing the engine) once, after any running call."""

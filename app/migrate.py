@@ -8,17 +8,66 @@ the request path, because it costs ~100 ms at import.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+
+from app import db_limits, db_tls
 
 logger = logging.getLogger("app.migrate")
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # Any constant works; this one spells "portfoli" in ASCII, unlikely to collide with others.
 ADVISORY_LOCK_KEY = 0x706F7274666F6C69
+
+
+# Backoff between connection attempts: 0.5 s, doubling, at most 8 s.
+FIRST_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+# libpq's shortest connect timeout: an attempt with less time left than this is not started.
+_SHORTEST_ATTEMPT = 2.0
+# Refusals that waiting does not cure: retrying them would only delay the deploy's failure.
+_PERMANENT = ("password authentication failed", "no pg_hba.conf entry", "does not exist")
+
+
+def connect_patiently(engine: Engine) -> Connection:
+    """Connect, retrying with backoff for as long as the current deadline allows.
+
+    A paused Aurora Serverless v2 instance resumes when a connection arrives, and resuming
+    can outlast one connect timeout (up to ~30 s after a long pause:
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html).
+    A deploy's migration must wait for it; an API request must not, so only migrations
+    retry. Without a deadline (outside Lambda) there is one attempt.
+    """
+    delay = FIRST_RETRY_DELAY
+    attempt = 1
+    while True:
+        try:
+            return engine.connect()
+        except sa_exc.OperationalError as error:
+            message = str(error.orig)
+            left = db_limits.seconds_left()
+            if (
+                left is None
+                or left < delay + _SHORTEST_ATTEMPT
+                or db_tls.refusal_reason(message) is not None
+                or any(phrase in message for phrase in _PERMANENT)
+            ):
+                raise
+            logger.warning(
+                "database not reachable (attempt %d, %s); retrying in %.1f s, %.0f s left",
+                attempt,
+                type(error.orig).__name__,
+                delay,
+                left,
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, MAX_RETRY_DELAY)
+        attempt += 1
 
 
 def _config(connection: Connection) -> Any:
@@ -56,7 +105,7 @@ def migrate(engine: Engine, target: str = "head") -> dict[str, Any]:
     """
     from alembic import command
 
-    with engine.connect() as connection, connection.begin():
+    with connect_patiently(engine) as connection, connection.begin():
         if connection.dialect.name == "postgresql":
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}

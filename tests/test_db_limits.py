@@ -1,0 +1,115 @@
+"""Time limits on database work (app/db_limits.py): the statement timeout, set per transaction,
+and the request deadline taken from the Lambda invocation's remaining time."""
+
+from __future__ import annotations
+
+import json
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, exc, text
+from sqlalchemy.engine import Engine
+
+from app import db_limits
+from scripts.generate_events import http_v2
+from tests.conftest import lambda_context
+
+UNAVAILABLE = (503, {"detail": "database unavailable, try again shortly"})
+CONTACT = {"name": "A", "email": "a@example.com", "message": "hello"}
+
+
+def _context(remaining_ms: int) -> SimpleNamespace:
+    """Lambda's context for an invocation with `remaining_ms` left when it starts."""
+    started = time.monotonic()
+    context = lambda_context()
+    context.get_remaining_time_in_millis = lambda: int(
+        remaining_ms - (time.monotonic() - started) * 1000
+    )
+    return context
+
+
+def _post_contact(adapter: Any, context: SimpleNamespace) -> tuple[int, Any, float]:
+    event = http_v2({"method": "POST", "path": "/contact", "body": CONTACT})
+    started = time.monotonic()
+    response = adapter.handle(event, context)
+    return response["statusCode"], json.loads(response["body"]), time.monotonic() - started
+
+
+def test_a_request_ends_by_the_invocation_deadline_not_the_statement_timeout(
+    make_client: Any, clean_db: Engine
+) -> None:
+    # A 30 s statement timeout in a function with 3 s left: the deadline (3 s less the margin)
+    # must end the blocked write, with a JSON 503 while the function still runs.
+    adapter = make_client(db_statement_timeout_ms=30_000).adapter
+    with clean_db.connect() as conn:
+        conn.execute(text("LOCK TABLE contact_messages IN SHARE MODE"))
+        status, body, elapsed = _post_contact(adapter, _context(3_000))
+        conn.rollback()
+    assert (status, body) == UNAVAILABLE
+    assert elapsed < 3 - db_limits.MARGIN_SECONDS + 1.5  # ended well before the 30 s timeout
+    # The next invocation, with time to spare, writes normally.
+    assert _post_contact(adapter, _context(30_000))[0] == 202
+
+
+def test_no_time_left_is_a_503_without_touching_the_database(
+    make_client: Any, clean_db: Engine
+) -> None:
+    adapter = make_client().adapter
+    status, body, _ = _post_contact(adapter, _context(int(db_limits.MARGIN_SECONDS * 1000) - 1))
+    assert (status, body) == UNAVAILABLE
+    with clean_db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM contact_messages")).scalar() == 0
+
+
+@pytest.fixture
+def limited(database_url: str) -> Any:
+    engine = create_engine(database_url)
+    db_limits.install(engine, statement_timeout_ms=1_000)
+    yield engine
+    engine.dispose()
+
+
+def test_the_deadline_bounds_statements_that_each_fit_their_timeout(limited: Engine) -> None:
+    # Each statement takes 0.4 s, under the 1 s statement timeout; together they would take
+    # 4 s. The deadline, 1.5 s away, ends the third or fourth.
+    done = 0
+    started = time.monotonic()
+    with (
+        pytest.raises(exc.OperationalError, match="statement timeout"),
+        db_limits.deadline(time.monotonic() + 1.5),
+        limited.begin() as conn,
+    ):
+        for _ in range(10):
+            conn.execute(text("SELECT pg_sleep(0.4)"))
+            done += 1
+    assert done == 3
+    assert time.monotonic() - started < 3
+
+
+def test_past_the_deadline_no_statement_is_sent(limited: Engine) -> None:
+    with limited.begin() as conn:
+        with db_limits.deadline(time.monotonic() - 0.1), pytest.raises(db_limits.DeadlineExceeded):
+            conn.execute(text("SELECT 1"))
+        # Outside the deadline's block, the same transaction goes on.
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_the_statement_timeout_holds_in_every_transaction(limited: Engine) -> None:
+    # SET LOCAL ends with its transaction: each new one (autobegun after a commit too)
+    # must get it again, and nothing is left at session level for a pooler to pass on.
+    with limited.connect() as conn:
+        for _ in range(3):
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "1s"
+            conn.commit()
+        conn.execute(text("SELECT 1"))
+        conn.rollback()
+        assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "1s"
+    raw = limited.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SHOW statement_timeout")  # outside SQLAlchemy: the session's value
+        assert cursor.fetchone() == ("0",)
+    finally:
+        raw.close()
