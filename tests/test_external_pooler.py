@@ -9,6 +9,9 @@ turns a slow statement into a 503.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -19,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
-from tests.conftest import expected_statuses, lambda_context, load_event
+from tests.conftest import ROOT, expected_statuses, lambda_context, load_event
 from tests.pgbouncer import pgbouncer
 from tests.postgres import Cluster
 
@@ -126,3 +129,37 @@ def test_migrations_run_through_pgbouncer_once_even_when_two_run_at_once(
             == 0
         )
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
+def test_the_handler_module_configured_from_the_environment_works_through_pgbouncer(
+    database_url: str, bouncer_port: int, fresh_database: tuple[str, Engine]
+) -> None:
+    # handler.migrate then handler.handler, as Lambda imports them: settings from environment
+    # variables (DB_EXTERNAL_POOLER=true), in a process of their own.
+    name, _ = fresh_database
+    script = (
+        "import json, handler\n"
+        "from tests.conftest import lambda_context, load_event\n"
+        "print(json.dumps(handler.migrate({}, lambda_context())))\n"
+        "r = handler.handler(load_event('http-v2/get-projects.json'), lambda_context())\n"
+        "print(json.dumps(r))\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": _through(database_url, bouncer_port, name),
+        "DB_EXTERNAL_POOLER": "true",
+        "LOG_LEVEL": "WARNING",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    migrated, response = (json.loads(line) for line in done.stdout.splitlines()[-2:])
+    assert migrated["applied"] == ["0001"]
+    assert response["statusCode"] == 200, response
