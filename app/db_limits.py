@@ -114,9 +114,11 @@ def _limiter(statement_timeout_ms: int) -> Any:
                 raise DeadlineExceeded("the request's time for database work is up")
             timeout_ms = min(timeout_ms, left_ms)
         if connection.info.get(_SET_MS) != timeout_ms:
-            # On the statement's own cursor, so it runs in the same transaction; its errors
-            # are wrapped by SQLAlchemy like the statement's.
-            cursor.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+            # On the statement's connection (a plain cursor: the statement's own may be a
+            # server-side one), so it runs in the same transaction; an error here is wrapped
+            # by SQLAlchemy like the statement's.
+            with cursor.connection.cursor() as setter:
+                setter.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
             connection.info[_SET_MS] = timeout_ms
 
     return before_cursor_execute

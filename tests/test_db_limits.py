@@ -114,3 +114,12 @@ def test_the_statement_timeout_holds_in_every_transaction(limited: Engine) -> No
         assert cursor.fetchone() == ("0",)
     finally:
         raw.close()
+
+
+def test_the_timeout_is_set_for_server_side_cursors_too(limited: Engine) -> None:
+    # A streamed result uses a named (server-side) cursor, which cannot run SET itself.
+    with limited.connect() as conn:
+        streamed = conn.execution_options(stream_results=True).execute(
+            text("SELECT current_setting('statement_timeout')")
+        )
+        assert streamed.scalar() == "500ms"
