@@ -5,7 +5,9 @@ On AWS the default is `verify-full` against the RDS CA bundle shipped in the ima
 Proxy endpoints' certificates). libpq's own default, `prefer`, checks no certificate and
 falls back to plaintext without a word. The RDS CAs are in no operating system's trust store:
 https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.SSL.html
-https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy.howitworks.html#rds-proxy-security.tls
+RDS Proxy presents ACM certificates (a wildcard name) that chain to Amazon Root CA 1:
+https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL-certificate-rotation.html
+https://repost.aws/knowledge-center/rds-aurora-mysql-connect-proxy
 """
 
 from __future__ import annotations

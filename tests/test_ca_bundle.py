@@ -8,7 +8,8 @@ signatures; SHA384 only in GovCloud, which the global bundle does not cover), rd
 "Amazon RDS <region-identifier> Root CA RSA2048 G1 / RSA4096 G1 / ECC384 G1". AWS publishes no
 fingerprints for them; each must be a self-signed root with exactly that name, key and
 signature. RDS Proxy endpoints present ACM certificates that chain to Amazon Root CA 1
-(https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy.howitworks.html#rds-proxy-security.tls),
+(https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL-certificate-rotation.html,
+https://repost.aws/knowledge-center/rds-aurora-mysql-connect-proxy),
 whose SHA-256 of the subject public key Amazon Trust Services publishes
 (https://www.amazontrust.com/repository/).
 """
