@@ -64,38 +64,25 @@ class LambdaAdapter:
         is answered at its ResponseURL whatever happens, since CloudFormation would otherwise
         wait out its timeout; deleting the resource leaves the database alone.
         """
-        from app import custom_resource
-
-        if not custom_resource.is_custom_resource_event(event):
-            return self._migrate(context)
-        if event["RequestType"] == "Delete":
-            custom_resource.respond(event, context, "SUCCESS")
-            return {"applied": []}
-        try:
-            result = self._migrate(context)
-        except Exception as error:
-            logger.exception("migration failed")
-            reason = f"{type(error).__name__}: {error}"[:1000]
-            custom_resource.respond(event, context, "FAILED", None, reason)
-            # Returned, not raised: CloudFormation invokes asynchronously, and a raised error
-            # would make Lambda retry a migration that has already been reported as failed.
-            return {"error": reason}
-        custom_resource.respond(
-            event,
-            context,
-            "SUCCESS",
-            {"Current": result["current"] or "", "Applied": ",".join(result["applied"])},
-        )
-        return result
-
-    def _migrate(self, context: Any) -> dict[str, Any]:
-        from app.db_limits import deadline, deadline_of
+        from app import custom_resource, db_limits
         from app.migrate import migrate
 
-        # The invocation's remaining time bounds the connection retries and every statement,
-        # so a failure is reported while the function still runs.
-        with self._busy, deadline(deadline_of(context)):
-            return migrate(self.state["engine"])
+        def run(deadline: float) -> dict[str, Any]:
+            # `deadline` (time.monotonic()) is when custom_resource.serve answers FAILED on
+            # its own (0.0: none); connection retries (a resuming Aurora) end before it, and
+            # before the invocation's own end.
+            ends = [d for d in (deadline or None, db_limits.deadline_of(context)) if d]
+            with self._busy:
+                return migrate(self.state["engine"], connect_deadline=min(ends, default=None))
+
+        if not custom_resource.is_custom_resource_event(event):
+            return run(0.0)
+        return custom_resource.serve(
+            event,
+            context,
+            run,
+            lambda r: {"Current": r["current"] or "", "Applied": ",".join(r["applied"])},
+        )
 
     def shutdown(self) -> None:
         """Run the lifespan's shutdown (disposing the engine) once, after any running call."""

@@ -34,23 +34,26 @@ _SHORTEST_ATTEMPT = 2.0
 _PERMANENT = ("password authentication failed", "no pg_hba.conf entry", "does not exist")
 
 
-def connect_patiently(engine: Engine) -> Connection:
-    """Connect, retrying with backoff for as long as the current deadline allows.
+def connect_patiently(engine: Engine, deadline: float | None) -> Connection:
+    """Connect, retrying with backoff until `deadline` (a `time.monotonic()` value).
 
     A paused Aurora Serverless v2 instance resumes when a connection arrives, and resuming
     can outlast one connect timeout (up to ~30 s after a long pause:
     https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html).
     A deploy's migration must wait for it; an API request must not, so only migrations
-    retry. Without a deadline (outside Lambda) there is one attempt.
+    retry. Without a deadline (outside Lambda) there is one attempt. Each attempt's connect
+    timeout is bounded by the deadline too; the statements after it are not (their limit is
+    DB_STATEMENT_TIMEOUT_MS; CloudFormation is answered in time by custom_resource.serve).
     """
     delay = FIRST_RETRY_DELAY
     attempt = 1
     while True:
         try:
-            return engine.connect()
+            with db_limits.deadline(deadline):
+                return engine.connect()
         except sa_exc.OperationalError as error:
             message = str(error.orig)
-            left = db_limits.seconds_left()
+            left = None if deadline is None else deadline - time.monotonic()
             if (
                 left is None
                 or left < delay + _SHORTEST_ATTEMPT
@@ -95,8 +98,12 @@ def _revisions_between(config: Any, start: str | None, end: str | None) -> list[
     return list(reversed(applied))
 
 
-def migrate(engine: Engine, target: str = "head") -> dict[str, Any]:
+def migrate(
+    engine: Engine, target: str = "head", *, connect_deadline: float | None = None
+) -> dict[str, Any]:
     """Upgrade (or downgrade, for a target below the current) and report what was applied.
+
+    `connect_deadline` (a `time.monotonic()` value) is how long connecting may be retried.
 
     All of it is one transaction (PostgreSQL's DDL is transactional): a failure leaves the
     schema as it was, and the advisory lock is a transaction lock. A session lock would
@@ -105,7 +112,7 @@ def migrate(engine: Engine, target: str = "head") -> dict[str, Any]:
     """
     from alembic import command
 
-    with connect_patiently(engine) as connection, connection.begin():
+    with connect_patiently(engine, connect_deadline) as connection, connection.begin():
         if connection.dialect.name == "postgresql":
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}

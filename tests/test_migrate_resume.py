@@ -68,9 +68,9 @@ def test_migrate_gives_up_in_time_and_reports_failed(make_client: Any, empty_dat
         through = url.set(port=proxy.port).render_as_string(hide_password=False)
         adapter = make_client(database_url=through, db_connect_timeout=CONNECT_TIMEOUT).adapter
         started = time.monotonic()
-        result = adapter.migrate(custom_resource_event(bucket, "Update"), _context(7_000))
+        result = adapter.migrate(custom_resource_event(bucket, "Update"), _context(12_000))
         elapsed = time.monotonic() - started
-    assert elapsed < 7  # reported while the function still ran
+    assert elapsed < 12  # reported while the function still ran
     assert proxy.accepted >= 2
     (put,) = ResponseBucket.received
     assert put["body"]["Status"] == "FAILED"
