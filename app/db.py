@@ -13,14 +13,22 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import NullPool
 
+from app import db_limits, db_tls
 from app.settings import Settings
 
 
 def build_engine(settings: Settings) -> Engine:
     """Create (without connecting) the engine for `settings`."""
+    if settings.db_iam_auth:
+        # A token instead of a password, computed at each new connection (tokens expire).
+        from app.rds_auth import IamAuthToken
+
+        engine = _postgres_engine(settings, IamAuthToken.url(settings))
+        event.listen(engine, "do_connect", IamAuthToken(settings))
+        return engine
     if settings.database_secret_arn:
         # Credentials come from Secrets Manager at the first connection, not at INIT: an
         # unreachable endpoint then costs a 503, not a failed execution environment.
@@ -36,7 +44,7 @@ def build_engine(settings: Settings) -> Engine:
     return _postgres_engine(settings, url)
 
 
-def _postgres_engine(settings: Settings, url: str) -> Engine:
+def _postgres_engine(settings: Settings, url: str | URL) -> Engine:
     options: dict[str, Any] = {"pool_pre_ping": True}
     if settings.db_external_pooler:
         options["poolclass"] = NullPool
@@ -47,10 +55,8 @@ def _postgres_engine(settings: Settings, url: str) -> Engine:
             pool_recycle=settings.db_pool_recycle,
             pool_timeout=settings.db_connect_timeout,
         )
-    connect_args = {
+    connect_args: dict[str, Any] = {
         "connect_timeout": settings.db_connect_timeout,
-        # Server-side limit below the function timeout, so a slow query fails cleanly.
-        "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
         "application_name": "portfolio-backend",
         # Detect a dead peer quickly instead of waiting on a half-open socket.
         "keepalives": 1,
@@ -58,7 +64,12 @@ def _postgres_engine(settings: Settings, url: str) -> Engine:
         "keepalives_interval": 10,
         "keepalives_count": 3,
     }
-    return create_engine(url, connect_args=connect_args, **options)
+    connect_args.update(db_tls.connect_args(settings))
+    engine = create_engine(url, connect_args=connect_args, **options)
+    # First: its bound on the connect timeout must reach the credential hooks added after it.
+    db_limits.install(engine, settings.db_statement_timeout_ms)
+    db_tls.explain_refusals(engine, db_tls.sslmode(settings))
+    return engine
 
 
 class _SecretCredentials:
@@ -113,7 +124,9 @@ async def get_connection(request: Request) -> AsyncIterator[Connection]:
     (`make run`) handles one database request at a time.
     """
     engine: Engine = request.state.engine
-    with engine.begin() as connection:
+    # Inside Lambda, the invocation's remaining time bounds all of the request's database work.
+    deadline = db_limits.deadline_of(request.scope.get("aws.context"))
+    with db_limits.deadline(deadline), engine.begin() as connection:
         yield connection
 
 

@@ -64,14 +64,16 @@ class LambdaAdapter:
         is answered at its ResponseURL whatever happens, since CloudFormation would otherwise
         wait out its timeout; deleting the resource leaves the database alone.
         """
-        from app import custom_resource
+        from app import custom_resource, db_limits
         from app.migrate import migrate
 
         def run(deadline: float) -> dict[str, Any]:
             # `deadline` (time.monotonic()) is when custom_resource.serve answers FAILED on
-            # its own; waits inside the run (connect retries) should end before it.
+            # its own (0.0: none); connection retries (a resuming Aurora) end before it, and
+            # before the invocation's own end.
+            ends = [d for d in (deadline or None, db_limits.deadline_of(context)) if d]
             with self._busy:
-                return migrate(self.state["engine"])
+                return migrate(self.state["engine"], connect_deadline=min(ends, default=None))
 
         if not custom_resource.is_custom_resource_event(event):
             return run(0.0)

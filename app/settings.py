@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Unset DATABASE_URL means "run on a laptop": a SQLite file in the working directory.
 DEFAULT_DATABASE_URL = "sqlite:///./portfolio.db"
+# The RDS CA bundle shipped with the code: certs/ in the repository, /var/task/certs in the image.
+DEFAULT_SSLROOTCERT = str(Path(__file__).resolve().parent.parent / "certs" / "rds-ca-bundle.pem")
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 
 class Settings(BaseSettings):
@@ -34,6 +38,17 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: Annotated[int, Field(ge=100, le=900_000)] = 5_000
     # Below the usual idle timeouts of NAT gateways, proxies and PostgreSQL itself.
     db_pool_recycle: Annotated[int, Field(ge=30)] = 240
+    # RDS IAM database authentication: a token computed locally from the function's own
+    # credentials replaces the password (no secret, no Secrets Manager endpoint). The target
+    # is DB_HOST / DB_PORT / DB_NAME / DB_USER; TLS is required.
+    db_iam_auth: bool = False
+    db_port: Annotated[int, Field(ge=1, le=65535)] = 5432
+    db_name: str | None = None
+    db_user: str | None = None
+    # libpq sslmode. Unset: verify-full for the AWS paths (secret, IAM), libpq's own default
+    # (or the URL's ?sslmode=) for DATABASE_URL, which is how local databases are reached.
+    db_sslmode: SslMode | None = None
+    db_sslrootcert: str = DEFAULT_SSLROOTCERT
 
     admin_token_sha256: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = []
@@ -72,6 +87,31 @@ class Settings(BaseSettings):
         if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
             raise ValueError("must be the 64-character hex SHA-256 digest of the admin token")
         return value
+
+    @model_validator(mode="after")
+    def _iam_auth_has_a_target_and_tls(self) -> Settings:
+        if not self.db_iam_auth:
+            return self
+        missing = [
+            name.upper()
+            for name in ("db_host", "db_name", "db_user", "aws_region")
+            if not getattr(self, name)
+        ]
+        if missing:
+            raise ValueError(f"DB_IAM_AUTH needs {', '.join(missing)}")
+        if self.db_sslmode in ("disable", "allow", "prefer"):
+            # RDS accepts IAM tokens only over TLS; a plaintext fallback must not even start.
+            raise ValueError(f"DB_SSLMODE={self.db_sslmode}: DB_IAM_AUTH requires TLS")
+        return self
+
+    @property
+    def effective_sslmode(self) -> SslMode | None:
+        """The sslmode to connect with; None leaves it to libpq and the URL."""
+        if self.db_sslmode is not None:
+            return self.db_sslmode
+        if self.db_iam_auth or self.database_secret_arn:
+            return "verify-full"
+        return None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -47,6 +47,9 @@ def secret_settings(database_url: str) -> Iterator[dict[str, Any]]:
         "aws_secret_access_key": LAMBDA_CREDENTIALS.secret_access_key,
         "aws_session_token": LAMBDA_CREDENTIALS.session_token,
         "aws_endpoint_url_secrets_manager": f"http://127.0.0.1:{server.server_address[1]}",
+        # The suite's cluster speaks plaintext; the secret path's default (verify-full) is
+        # tested below and against a TLS server in tests/test_db_tls.py.
+        "db_sslmode": "disable",
     }
     server.shutdown()
     server.server_close()
@@ -75,3 +78,13 @@ def test_unreachable_secrets_manager_is_a_503_not_a_crash(
         {"detail": "database unavailable, try again shortly"},
     )
     assert client.get("/health").status == 200
+
+
+def test_the_secret_path_insists_on_verified_tls_by_default(
+    make_client: Any, secret_settings: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = {k: v for k, v in secret_settings.items() if k != "db_sslmode"}
+    client = make_client(**settings)
+    assert client.adapter.settings.effective_sslmode == "verify-full"
+    assert client.get("/projects").status == 503  # the suite's cluster has no TLS
+    assert "database TLS refused: the server does not offer TLS" in caplog.text

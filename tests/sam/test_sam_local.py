@@ -211,6 +211,10 @@ def env_vars(
         "DATABASE_URL": container_url,
         "DATABASE_SECRET_ARN": "",
         "DB_HOST": "",
+        # The template's create mode connects with IAM auth over verified TLS; locally the
+        # URL's plaintext database: "" is unset (IAM off, libpq's default sslmode).
+        "DB_IAM_AUTH": "",
+        "DB_SSLMODE": "",
         "ADMIN_TOKEN_SHA256": ADMIN_TOKEN_SHA256,
         "SCHEMA_REVISION": "",
         "DB_CONNECT_TIMEOUT": "3",
