@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
@@ -71,6 +72,37 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return await http_exception_handler(request, error)
 
 
+# A name the client sent (an unknown field, a dict key) may appear in `loc`; it is cut to this.
+_MAX_LOC_TEXT = 100
+
+
+def _safe_loc_part(part: object) -> str | int:
+    if isinstance(part, int):
+        return part
+    # A lone surrogate cannot be encoded as UTF-8 (Starlette's JSON encoding would fail with a
+    # 500); control characters are replaced so the answer is plain text.
+    text = str(part)[:_MAX_LOC_TEXT].encode("utf-8", "replace").decode("utf-8")
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    """422 listing what was wrong and where, never the input: no `input`, no `ctx`.
+
+    FastAPI's default handler echoes both, which put message text into error bodies and
+    made a lone surrogate (valid JSON, not encodable as UTF-8) a 500.
+    """
+    assert isinstance(error, RequestValidationError)
+    detail = [
+        {
+            "type": str(issue.get("type", "invalid")),
+            "loc": [_safe_loc_part(part) for part in issue.get("loc", ())],
+            "msg": str(issue.get("msg", "invalid value")),
+        }
+        for issue in error.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422, headers=_NO_STORE)
+
+
 async def _unhandled(request: Request, error: Exception) -> JSONResponse:
     return _internal_error(request, error)
 
@@ -79,4 +111,5 @@ def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
     app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unhandled)

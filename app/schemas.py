@@ -109,5 +109,13 @@ class Health(BaseModel):
     database: str | None = None
 
 
+class ValidationIssue(BaseModel):
+    """One problem of a 422: its kind, where it is, and why; never the value sent."""
+
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
 class ErrorBody(BaseModel):
-    detail: str | list[dict[str, object]]
+    detail: str | list[ValidationIssue]
