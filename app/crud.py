@@ -102,19 +102,28 @@ def create_project(conn: Connection, *, data: schemas.ProjectCreate) -> dict[str
 def update_project(
     conn: Connection, *, slug: str, data: schemas.ProjectUpdate
 ) -> dict[str, Any] | None:
-    """Apply the fields that were sent; None when no project has this slug."""
-    changes = data.model_dump(exclude_unset=True)
-    tags = changes.pop("tags", None)
-    project_id = conn.execute(
-        update(projects)
-        .where(projects.c.slug == slug)
-        .values(**changes, updated_at=_now())
-        .returning(projects.c.id)
-    ).scalar_one_or_none()
-    if project_id is None:
+    """Apply the fields that were sent; None when no project has this slug.
+
+    Only real changes are written: an empty or no-op PATCH leaves the row, and `updated_at`,
+    as they were. The row is locked first, so two concurrent PATCHes apply one after the other.
+    """
+    row = conn.execute(select(projects).where(projects.c.slug == slug).with_for_update()).first()
+    if row is None:
         return None
+    current = _public(row, _tags_by_project(conn, [row.id])[row.id])
+    changes = {
+        name: value
+        for name, value in data.model_dump(exclude_unset=True).items()
+        if current[name] != value
+    }
+    if not changes:
+        return current
+    tags = changes.pop("tags", None)
+    conn.execute(
+        update(projects).where(projects.c.id == row.id).values(**changes, updated_at=_now())
+    )
     if tags is not None:
-        _set_tags(conn, project_id, tags)
+        _set_tags(conn, row.id, tags)
     return get_project(conn, slug=changes.get("slug", slug), published_only=False)
 
 
