@@ -1,9 +1,10 @@
 """The engine, fit for Lambda, and the per-request connection dependency.
 
-One request at a time runs in a Lambda execution environment, so the pool holds one
-connection, checks it before use (a connection killed while the environment was frozen is
-replaced, not failed on), and recycles it before typical idle timeouts cut it. Behind an
-external pooler (RDS Proxy, PgBouncer) we keep nothing idle and let the pooler pool.
+One request at a time runs in a Lambda execution environment, so there the pool holds one
+connection (DB_POOL_SIZE, default 5, under a multi-request server such as uvicorn), checks it
+before use (a connection killed while the environment was frozen is replaced, not failed
+on), and recycles it before typical idle timeouts cut it. Behind an external pooler (RDS
+Proxy, PgBouncer) we keep nothing idle and let the pooler pool.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _postgres_engine(settings: Settings, url: str) -> Engine:
         options["poolclass"] = NullPool
     else:
         options.update(
-            pool_size=1,
+            pool_size=settings.db_pool_size,
             max_overflow=0,
             pool_recycle=settings.db_pool_recycle,
             pool_timeout=settings.db_connect_timeout,
@@ -106,11 +107,15 @@ def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
 async def get_connection(request: Request) -> AsyncIterator[Connection]:
     """One transaction per request: committed when the route returns, rolled back on error.
 
-    Deliberately `async` over a blocking driver, like the routes that use it. A Lambda
-    environment serves one event at a time, so there is nothing to run concurrently, and
-    skipping FastAPI's threadpool saves ~10 ms on the first request (anyio's thread
-    machinery is imported and started on first use). The price: a non-Lambda server
-    (`make run`) handles one database request at a time.
+    Deliberately `async` over a blocking driver, like the routes and every dependency that
+    use it. A Lambda environment serves one event at a time, so there is nothing to run
+    concurrently, and keeping FastAPI's threadpool out saves ~10 ms on the first request
+    (anyio's thread machinery is imported and started on first use). The price: a
+    non-Lambda server (`make run`) runs one request's database work at a time, on the event
+    loop. That is only safe while nothing between checkout and commit yields the loop: a
+    sync dependency (run in the threadpool) or any other await would let the next request
+    block the loop waiting for the connection this one holds, a deadlock until the pool
+    timeout. tests/test_dependencies.py keeps every dependency async.
     """
     engine: Engine = request.state.engine
     with engine.begin() as connection:

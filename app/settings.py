@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: Annotated[int, Field(ge=100, le=900_000)] = 5_000
     # Below the usual idle timeouts of NAT gateways, proxies and PostgreSQL itself.
     db_pool_recycle: Annotated[int, Field(ge=30)] = 240
+    # Pooled connections under a multi-request server (uvicorn: `make run`, compose). A Lambda
+    # environment serves one event at a time and always uses one (app/lambda_adapter.py).
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 5
 
     admin_token_sha256: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = []
