@@ -57,6 +57,32 @@ class Settings(BaseSettings):
     aws_lambda_runtime_api: str | None = None
     aws_lambda_log_level: str | None = None
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # Hosts hand out postgres:// and postgresql:// URLs; SQLAlchemy reads the first as an
+        # unknown dialect and the second as psycopg2 only by default. Both mean the one
+        # PostgreSQL driver installed. The value is never echoed: it may hold a password.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        scheme, separator, rest = value.partition("://")
+        if not separator:
+            raise ValueError("must be a URL such as postgresql://user@host/db")
+        scheme = scheme.lower()
+        if scheme in ("postgres", "postgresql", "postgresql+psycopg2"):
+            value = f"postgresql+psycopg2://{rest}"
+        elif scheme not in ("sqlite", "sqlite+pysqlite"):
+            raise ValueError(
+                "must be a postgresql:// (or postgres://) or sqlite:// URL; "
+                "psycopg2 is the only PostgreSQL driver installed"
+            )
+        try:
+            make_url(value).port  # noqa: B018 - parsing the port is the check
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a valid database URL") from None
+        return value
+
     @field_validator("admin_token_sha256")
     @classmethod
     def _is_sha256_hex(cls, value: str | None) -> str | None:
