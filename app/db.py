@@ -30,7 +30,7 @@ def build_engine(settings: Settings) -> Engine:
         return engine
     url = settings.database_url
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_foreign_keys)
         return engine
 
@@ -59,7 +59,9 @@ def _postgres_engine(settings: Settings, url: str) -> Engine:
         "keepalives_interval": 10,
         "keepalives_count": 3,
     }
-    return create_engine(url, connect_args=connect_args, **options)
+    # hide_parameters: a failed statement's error (and so its log line) never quotes the
+    # values it was given, which are user data.
+    return create_engine(url, connect_args=connect_args, hide_parameters=True, **options)
 
 
 class _SecretCredentials:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -41,14 +42,58 @@ def _internal_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal server error"}, status_code=500, headers=_NO_STORE)
 
 
+# SQLSTATE classes that mean "the database cannot serve this now, a retry may work":
+# connection exceptions, insufficient resources, operator intervention (shutdowns, statement
+# timeout), transaction rollback (serialization failure, deadlock), lock not available.
+# https://www.postgresql.org/docs/current/errcodes-appendix.html
+_OUTAGE_SQLSTATE_CLASSES = ("08", "53", "57", "40")
+_OUTAGE_SQLSTATES = ("55P03", "55006")
+# SQLite's equivalents: the file is locked by another writer.
+_SQLITE_BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def is_outage(error: sa_exc.SQLAlchemyError) -> bool:
+    """True when `error` means the database is unreachable or busy (503, retry), False for a
+    fault of the server or its schema (500): a missing table is not an outage."""
+    if isinstance(error, sa_exc.TimeoutError):  # no connection free in the pool
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    orig = error.orig
+    sqlstate = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES or sqlstate in _OUTAGE_SQLSTATES
+    sqlite_name = getattr(orig, "sqlite_errorname", None)
+    if sqlite_name is not None:
+        return sqlite_name in _SQLITE_BUSY
+    # No SQLSTATE: libpq failed before the server answered (refused, unreachable, timed out,
+    # connection lost) or the driver lost the connection.
+    return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+
+
+def log_unexpected(kind: str, error: BaseException) -> None:
+    """Log an unexpected error by type and location only, never its message: messages quote
+    SQL values, server DETAIL lines and user input (contact messages are personal data)."""
+    sqlstate = getattr(getattr(error, "orig", None), "pgcode", None)
+    where = "".join(traceback.format_tb(error.__traceback__)).rstrip()
+    logger.error(
+        "%s: %s%s\n%s",
+        kind,
+        type(error).__name__,
+        f" (SQLSTATE {sqlstate})" if sqlstate else "",
+        where,
+    )
+
+
 async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, sa_exc.SQLAlchemyError)
     if isinstance(error, sa_exc.IntegrityError):
         return _conflict(request, error)
-    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+    if is_outage(error):
         return _database_unavailable(request, error)
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return _database_unavailable(request, error)
-    logger.error("database error: %s", type(error).__name__, exc_info=error)
+    log_unexpected("database error", error)
     return _internal_error(request, error)
 
 
