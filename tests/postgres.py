@@ -43,9 +43,13 @@ def _runner() -> list[str]:
 
 
 class Cluster:
-    """A PostgreSQL cluster in a temporary directory on a free loopback port."""
+    """A PostgreSQL cluster in a temporary directory on a free loopback port.
 
-    def __init__(self) -> None:
+    With `password`, every connection must authenticate (scram-sha-256) and the superuser
+    `postgres` has that password; without, trust authentication.
+    """
+
+    def __init__(self, password: str | None = None) -> None:
         self.runner = _runner()
         self.tmp = Path(tempfile.mkdtemp(prefix="portfolio-pg-"))
         self.data = self.tmp / "data"
@@ -56,7 +60,17 @@ class Cluster:
             for path in (self.tmp, sockets):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         self.port = _free_port()
-        self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+        self.password = password
+        credentials = f"postgres:{password}" if password else "postgres"
+        self.url = f"postgresql+psycopg2://{credentials}@127.0.0.1:{self.port}/postgres"
+        auth = ["-A", "trust"]
+        if password:
+            pwfile = self.tmp / "pwfile"
+            pwfile.write_text(password + "\n")
+            if self.runner:
+                entry = pwd.getpwnam(self.runner[2])
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            auth = ["-A", "scram-sha-256", f"--pwfile={pwfile}"]
         self._options = (
             f"-p {self.port} -k {sockets} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -68,8 +82,7 @@ class Cluster:
             str(self.data),
             "-U",
             "postgres",
-            "-A",
-            "trust",
+            *auth,
             "-E",
             "UTF8",
             "--no-sync",
@@ -100,9 +113,9 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def throwaway_cluster() -> Iterator[Cluster]:
-    """Start a cluster; yield it; remove it and its files afterwards."""
-    cluster = Cluster()
+def throwaway_cluster(password: str | None = None) -> Iterator[Cluster]:
+    """Start a cluster (password-authenticated with `password`); yield it; remove it after."""
+    cluster = Cluster(password)
     try:
         cluster.start()
         yield cluster
