@@ -63,8 +63,14 @@ def test_settings_are_immutable() -> None:
 @pytest.mark.parametrize(
     ("given", "used"),
     [
-        ("postgres://u:p%40ss@db.example:5432/app", "postgresql+psycopg2://u:p%40ss@db.example:5432/app"),
-        ("postgresql://u@db.example/app?sslmode=require", "postgresql+psycopg2://u@db.example/app?sslmode=require"),
+        (
+            "postgres://u:p%40ss@db.example:5432/app",
+            "postgresql+psycopg2://u:p%40ss@db.example:5432/app",
+        ),
+        (
+            "postgresql://u@db.example/app?sslmode=require",
+            "postgresql+psycopg2://u@db.example/app?sslmode=require",
+        ),
         ("postgresql+psycopg2://u@db.example/app", "postgresql+psycopg2://u@db.example/app"),
         ("POSTGRES://u@db.example/app", "postgresql+psycopg2://u@db.example/app"),
         ("sqlite:///./local.db", "sqlite:///./local.db"),
