@@ -38,7 +38,6 @@ def _conflict(request: Request, error: Exception) -> JSONResponse:
 
 
 def _internal_error(request: Request, error: Exception) -> JSONResponse:
-    # Starlette re-raises after this answer, so the runtime logs the traceback once.
     return JSONResponse({"detail": "internal server error"}, status_code=500, headers=_NO_STORE)
 
 
@@ -149,6 +148,8 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _unhandled(request: Request, error: Exception) -> JSONResponse:
+    # Only for errors outside the InternalErrors middleware (which answers and logs the app's
+    # own); Starlette re-raises after this answer, so the server logs those.
     return _internal_error(request, error)
 
 

@@ -79,6 +79,7 @@ def test_concurrent_requests_under_uvicorn_all_succeed_promptly(
 ) -> None:
     with concurrent.futures.ThreadPoolExecutor(CONCURRENT) as pool:
         results = list(pool.map(lambda _: _get(server + path, headers), range(CONCURRENT)))
+    print(f"{path}: {CONCURRENT} at once, slowest {max(e for _, e in results):.3f} s")
     assert [status for status, _ in results] == [200] * CONCURRENT, results
     # A deadlock shows as a wait of the whole pool timeout; normal is a small fraction of it.
     assert max(elapsed for _, elapsed in results) < POOL_TIMEOUT, results
