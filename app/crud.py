@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Table, delete, exists, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 from app import schemas
 from app.tables import contact_messages, project_tags, projects
@@ -22,10 +24,17 @@ def _now() -> dt.datetime:
 
 
 def dialect_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT with ON CONFLICT support for the two databases the service runs on."""
+    """An INSERT with ON CONFLICT support for the two databases the service runs on.
+
+    Imported on use: the other dialect's package would only add cold-start time.
+    """
     if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def _tags_by_project(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
