@@ -4,6 +4,7 @@ batches (issue 10, item 4). The races are in tests/reliability/test_concurrency.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
@@ -91,3 +92,23 @@ def test_expired_keys_are_deleted_in_bounded_batches(
     for n in range(2):
         client.post("/contact", MESSAGE, headers={"idempotency-key": f"k-{n}"})
     assert _count(clean_db, idempotency_keys) == 3
+
+
+def test_keys_work_on_the_sqlite_default_too(make_client: Any, tmp_path: Any) -> None:
+    from sqlalchemy import create_engine
+
+    from app.migrate import migrate
+
+    url = f"sqlite:///{tmp_path}/local.db"
+    migrate(create_engine(url))
+    client = make_client(database_url=url)
+    first = client.post("/contact", MESSAGE, headers=KEY)
+    again = client.post("/contact", MESSAGE, headers=KEY)
+    other = client.post("/contact", {**MESSAGE, "message": "x"}, headers=KEY)
+    assert (first.status, again.status, other.status) == (202, 202, 422)
+    assert first.json() == again.json()
+    project = {"slug": "a", "title": "A"}
+    assert client.post("/projects", project, admin=True).status == 201
+    assert client.post("/projects", project, admin=True).status == 409
+    assert client.delete("/projects/a", admin=True).status == 204
+    assert client.delete("/projects/a", admin=True).status == 404
