@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from tests.cloudformation import ResponseBucket, custom_resource_event, response_bucket
 from tests.conftest import lambda_context
+from tests.test_migrations import HEAD
 
 
 @pytest.fixture
@@ -38,12 +39,12 @@ def test_create_and_update_migrate_and_report_the_revision(
 ) -> None:
     adapter = make_client().adapter
     result = adapter.migrate(_event(request_type, response_url), lambda_context())
-    assert result["current"] == "0001"
+    assert result["current"] == HEAD
     answer = _answer()
     assert (answer["Status"], answer["RequestId"], answer["Data"]) == (
         "SUCCESS",
         f"req-{request_type}",
-        {"Current": "0001", "Applied": ""},
+        {"Current": HEAD, "Applied": ""},
     )
 
 
@@ -83,14 +84,14 @@ def test_a_database_ahead_of_the_image_is_left_as_is(
         adapter.migrate(_event("Update", response_url), lambda_context())
     finally:
         with db_engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": HEAD})
     answer = _answer()
     assert (answer["Status"], answer["Data"]["Current"]) == ("SUCCESS", "9999_future")
 
 
 def test_a_plain_invocation_returns_what_was_applied(make_client: Any) -> None:
     assert make_client().adapter.migrate({}, lambda_context()) == {
-        "previous": "0001",
-        "current": "0001",
+        "previous": HEAD,
+        "current": HEAD,
         "applied": [],
     }
