@@ -26,7 +26,8 @@ class LambdaAdapter:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.app = create_app(settings)
+        # One event at a time per execution environment: one pooled connection is enough.
+        self.app = create_app(settings.model_copy(update={"db_pool_size": 1}))
         self._mangum = Mangum(self.app, lifespan="off")  # also sets up the event loop
         self._lifespan = LifespanCycle(self.app, "on")
         self._lifespan.__enter__()

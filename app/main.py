@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from app import errors
 from app.api import contact, health, projects
 from app.db import build_engine
-from app.middleware import AccessLog, BodySizeLimit, ResponseHeaders
+from app.middleware import AccessLog, BodySizeLimit, InternalErrors, ResponseHeaders
 from app.settings import Settings, get_settings
 
 
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
 
     # Added innermost first: the access log sees the final status of everything below it.
+    app.add_middleware(InternalErrors)
     if settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import case, delete, select
 from sqlalchemy.engine import Connection
 
+from app.crud import dialect_insert
 from app.settings import Settings
 from app.tables import contact_rate_limits as limits
 
@@ -89,14 +90,6 @@ def _client_of(address: str | None) -> str:
     return str(ip)
 
 
-def _insert(conn: Connection) -> Any:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql as dialect
-    else:
-        from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
-    return dialect.insert(limits)
-
-
 def hit(
     conn: Connection, *, client: str, limit: int, window: dt.timedelta, now: dt.datetime
 ) -> int | None:
@@ -107,7 +100,7 @@ def hit(
     """
     cutoff = now - window
     expired = limits.c.window_start <= cutoff
-    first = _insert(conn).values(client=client, window_start=now, count=1)
+    first = dialect_insert(conn, limits).values(client=client, window_start=now, count=1)
     upsert = first.on_conflict_do_update(
         index_elements=[limits.c.client],
         set_={

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # (or the URL's ?sslmode=) for DATABASE_URL, which is how local databases are reached.
     db_sslmode: SslMode | None = None
     db_sslrootcert: str = DEFAULT_SSLROOTCERT
+    # Pooled connections under a multi-request server (uvicorn: `make run`, compose). A Lambda
+    # environment serves one event at a time and always uses one (app/lambda_adapter.py).
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 5
 
     admin_token_sha256: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = []
@@ -77,6 +80,32 @@ class Settings(BaseSettings):
     # log level of Lambda's advanced logging controls.
     aws_lambda_runtime_api: str | None = None
     aws_lambda_log_level: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # Hosts hand out postgres:// and postgresql:// URLs; SQLAlchemy reads the first as an
+        # unknown dialect and the second as psycopg2 only by default. Both mean the one
+        # PostgreSQL driver installed. The value is never echoed: it may hold a password.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        scheme, separator, rest = value.partition("://")
+        if not separator:
+            raise ValueError("must be a URL such as postgresql://user@host/db")
+        scheme = scheme.lower()
+        if scheme in ("postgres", "postgresql", "postgresql+psycopg2"):
+            value = f"postgresql+psycopg2://{rest}"
+        elif scheme not in ("sqlite", "sqlite+pysqlite"):
+            raise ValueError(
+                "must be a postgresql:// (or postgres://) or sqlite:// URL; "
+                "psycopg2 is the only PostgreSQL driver installed"
+            )
+        try:
+            make_url(value).port  # noqa: B018 - parsing the port is the check
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a valid database URL") from None
+        return value
 
     @field_validator("admin_token_sha256")
     @classmethod

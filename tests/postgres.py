@@ -48,7 +48,9 @@ class Cluster:
     `settings` adds `-c name=value` server settings; `hba` replaces pg_hba.conf (e.g. a
     TLS-only server: `hostssl ... trust` then `host ... reject`); `files` are written into
     the cluster's directory, owned by the server's user (a server key must be), and their
-    paths can be named in `settings` as `{dir}/name`.
+    paths can be named in `settings` as `{dir}/name`. With `password`, every connection must
+    authenticate (scram-sha-256) and the superuser `postgres` has that password; without,
+    trust authentication.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class Cluster:
         settings: dict[str, str] | None = None,
         hba: str | None = None,
         files: dict[str, bytes] | None = None,
+        password: str | None = None,
     ) -> None:
         self.runner = _runner()
         self.tmp = Path(tempfile.mkdtemp(prefix="portfolio-pg-"))
@@ -67,7 +70,17 @@ class Cluster:
             for path in (self.tmp, sockets):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         self.port = _free_port()
-        self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+        self.password = password
+        credentials = f"postgres:{password}" if password else "postgres"
+        self.url = f"postgresql+psycopg2://{credentials}@127.0.0.1:{self.port}/postgres"
+        auth = ["-A", "trust"]
+        if password:
+            pwfile = self.tmp / "pwfile"
+            pwfile.write_text(password + "\n")
+            if self.runner:
+                entry = pwd.getpwnam(self.runner[2])
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            auth = ["-A", "scram-sha-256", f"--pwfile={pwfile}"]
         self._options = (
             f"-p {self.port} -k {sockets} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -87,8 +100,7 @@ class Cluster:
             str(self.data),
             "-U",
             "postgres",
-            "-A",
-            "trust",
+            *auth,
             "-E",
             "UTF8",
             "--no-sync",
@@ -125,9 +137,10 @@ def throwaway_cluster(
     settings: dict[str, str] | None = None,
     hba: str | None = None,
     files: dict[str, bytes] | None = None,
+    password: str | None = None,
 ) -> Iterator[Cluster]:
     """Start a cluster (see `Cluster` for the options); yield it; remove it afterwards."""
-    cluster = Cluster(settings, hba, files)
+    cluster = Cluster(settings, hba, files, password)
     try:
         cluster.start()
         yield cluster

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine, make_url
 from tests.conftest import ROOT, expected_statuses, lambda_context, load_event
 from tests.pgbouncer import pgbouncer
 from tests.postgres import Cluster
-from tests.test_migrations import ALL, HEAD
+from tests.test_migrations import ALL
 
 EXPECTED = expected_statuses()
 
@@ -120,7 +120,8 @@ def test_migrations_run_through_pgbouncer_once_even_when_two_run_at_once(
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert sorted(r["applied"] for r in results) == [[], ALL], results
+    # One run applied every revision, the other found nothing left to do.
+    assert sorted((r["applied"] for r in results), key=len) == [[], ALL], results
     assert adapters[0].migrate({}, lambda_context())["applied"] == []
     with direct.connect() as conn:
         # The lock lives and dies with the migration's transaction: none is left behind on a
@@ -129,7 +130,7 @@ def test_migrations_run_through_pgbouncer_once_even_when_two_run_at_once(
             conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar()
             == 0
         )
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == ALL[-1]
 
 
 def test_the_handler_module_configured_from_the_environment_works_through_pgbouncer(

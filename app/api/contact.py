@@ -59,11 +59,17 @@ async def send_message(
         # A bot: answer as usual so it learns nothing, store nothing, count it.
         counters.count(metrics.CONTACT_HONEYPOT)
         return {"id": uuid.uuid4().hex, "status": "received"}
-    message = data.model_dump(exclude={"website"})
+    # Anonymous callers are told apart by source address (API Gateway's sourceIp), so one
+    # visitor's key never replays, or blocks, another's message.
+    caller = f"ip:{request.client.host}" if request.client else "ip:"
     guard = idempotency.Guard.for_request(
-        conn, key=idempotency_key, scope="POST /contact", body=message
+        conn,
+        key=idempotency_key,
+        scope="POST /contact",
+        caller=caller,
+        body=data.model_dump(exclude={"website"}),
     )
-    if (replayed := guard.replayed()) is not None:
+    if (replayed := guard.claim()) is not None:
         return replayed  # a retry of a message already counted
     settings = request.app.state.settings
     wait = ratelimit.hit(

@@ -303,6 +303,12 @@ UNDOCUMENTED_CONSTRAINTS = [
     ("/contact", "post", {"name": " ", "email": "a@example.com", "message": "b"}),
     ("/projects", "post", {"slug": "a", "title": "a", "cover_image_url": "https://x.example/a"}),
     ("/projects", "post", {"slug": "a", "title": "a", "url": "https://x.example/caf\u00e9"}),
+    ("/projects", "post", {"slug": "a", "title": "a", "url": 'https://x.example/"quoted"'}),
+    # Python's re counts U+001C..U+001F as whitespace, Rust's regex does not (issue 10).
+    ("/projects", "post", {"slug": "a", "title": "\x1f"}),
+    ("/projects", "post", {"slug": "a", "title": "t", "body": "\x1b[31m"}),
+    ("/contact", "post", {"name": "\u2800\u200b", "email": "a@example.com", "message": "b"}),
+    ("/contact", "post", {"name": "a", "email": "a@example.com", "message": "\ud800"}),
 ]
 
 
