@@ -29,14 +29,15 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 
 
 # Items per list page, whatever `limit` asks for (the answer's `limit` says what was used).
-# The bound follows from the field limits in app/schemas.py. In the invocation payload (the
-# API's JSON inside Lambda's JSON) a text character costs at most 7 bytes (a control character,
-# "\u0001" escaped again), a URL character 1 (RFC 3986 only); slugs and tags are ASCII.
-# title 200 + summary 500 + cover_image_alt 200 characters: 6,300 bytes; three URLs 6,144;
-# 20 tags ~800; keys, dates, numbers and punctuation ~1,000: under 14,500 bytes an item, so
-# 50 items stay under 725,000 bytes, below ALB's 1 MB response limit (the worst page measures
-# 680,373 bytes in tests/test_project_lists.py). One project adds its body: 100,000
-# characters, 700,000 bytes at most, far below Lambda's 6 MB.
+# The bound follows from the field limits in app/schemas.py, counted in the invocation payload
+# (the API's JSON inside the runtime's JSON, which writes non-ASCII as \uXXXX escapes): a text
+# character costs at most 12 bytes there (an astral character, a surrogate pair of escapes),
+# a URL character 1 (RFC 3986 only); slugs and tags are ASCII. title 200 + summary 500 +
+# cover_image_alt 200 characters: 10,800 bytes; three URLs 6,144; 20 tags ~800; keys, dates,
+# numbers and punctuation ~1,200: under 19,000 bytes an item, so 50 items stay under 950,000
+# bytes, below ALB's 1 MB response limit (the worst page measures 905,373 bytes in
+# tests/test_project_lists.py). One project adds its body: 20,000 characters, 240,000 bytes
+# at most, far below Lambda's 6 MB.
 LIST_MAX_ITEMS = 50
 _NO_STORE = {"Cache-Control": "no-store"}
 _DRAFT_ERRORS: dict[int | str, dict[str, Any]] = {
