@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,3 +51,41 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def base_with_host_ca(tag: str) -> str:
+    """The base engine.sh resolves, plus this host's CA bundle, as a local test-only image.
+
+    Behind a TLS-inspecting proxy only the host's bundle is trusted; `pip install` inside builds
+    and containers (which Compose and SAM run without extra mounts) needs it. The project's files
+    stay free of this machine's concerns: tests pass the result as BASE.
+    """
+    engine_sh = ["bash", str(ROOT / "scripts" / "engine.sh")]
+    resolved = subprocess.run(
+        [*engine_sh, "resolve-base", "amd64"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert resolved.returncode == 0, resolved.stderr
+    base = resolved.stdout.strip().splitlines()[-1]
+    if not HOST_CA_BUNDLE.exists():
+        return base
+    with tempfile.TemporaryDirectory() as context:
+        shutil.copy(HOST_CA_BUNDLE, Path(context) / "ca-certificates.crt")
+        (Path(context) / "Containerfile").write_text(
+            f"FROM {base}\nCOPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n"
+        )
+        built = subprocess.run(
+            ["podman", "build", "-q", "-t", tag, context],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert built.returncode == 0, built.stderr
+    return tag
