@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -22,12 +23,47 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def shell_env(**overrides: str) -> dict[str, str]:
-    """The environment of a user's shell in the repository: the virtualenv first on PATH."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '/usr/bin:/bin')}"
+def shell_env(*, venv: bool = True, **overrides: str) -> dict[str, str]:
+    """The environment of a user's shell in the repository (the virtualenv first on PATH, or
+    not active at all with venv=False, as on a machine where `make` creates it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "VIRTUAL_ENV"))}
+    path = [p for p in env.get("PATH", "/usr/bin:/bin").split(":") if p != str(VENV_BIN)]
+    env["PATH"] = ":".join([str(VENV_BIN), *path] if venv else path)
     env.update(overrides)
     return env
+
+
+def run_line(line: str, cwd: Path, env: dict[str, str], timeout: float = 600) -> str:
+    """Run one README line with bash (errexit, pipefail) and return its stdout."""
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", line],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{line}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def start_line(line: str, cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a long-running README line (a server) in its own process group."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            ["bash", "-c", line], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process started by start_line and everything it started (make, uvicorn ...)."""
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def wait_for_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -89,3 +125,19 @@ def base_with_host_ca(tag: str) -> str:
         )
     assert built.returncode == 0, built.stderr
     return tag
+
+
+def copy_of_the_working_tree(target: Path) -> Path:
+    """The repository's files as a new user would have them (tracked and new, not ignored),
+    with the shared development virtualenv linked in."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    (target / ".venv").symlink_to(ROOT / ".venv")
+    return target
