@@ -399,3 +399,35 @@ def test_start_api_serves_the_routes_over_http(start_api: str, seeded_db: Engine
         docs = client.get("/docs")
         assert docs.status_code == 200 and "/openapi.json" in docs.text
         assert client.get("/openapi.json").json()["info"]["title"] == "portfolio-backend"
+
+
+# -- a deploy-time dynamic reference SAM CLI cannot resolve --------------------------------------
+
+
+def test_unresolved_admin_digest_reference_starts_with_admin_closed(
+    sam_build: Path, env_vars: Path, seeded_db: Engine, tmp_path: Path
+) -> None:
+    # Without an --env-vars value for ADMIN_TOKEN_SHA256, SAM CLI hands the function the
+    # template's `{{resolve:ssm:...}}` text as it stands. INIT must survive it.
+    local = json.loads(env_vars.read_text())["ApiFunction"]
+    del local["ADMIN_TOKEN_SHA256"]
+    without_digest = tmp_path / "env.json"
+    without_digest.write_text(json.dumps({"ApiFunction": local}))
+    result = _run(
+        [
+            SAM, "local", "invoke", "ApiFunction",
+            "--template", str(sam_build),
+            "--event", str(EVENTS / "http-v2" / "post-project-admin.json"),
+            "--env-vars", str(without_digest),
+            "--parameter-overrides",
+            "Architecture=x86_64 AdminTokenDigestName=/portfolio/admin-token-sha256",
+        ],
+        _sam_env(sam_build.parent.parent),
+        300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    response = json.loads(result.stdout.strip().splitlines()[-1])
+    assert response["statusCode"] == 503, response
+    assert json.loads(response["body"]) == {"detail": "admin access is not configured"}
+    named = [line for line in result.stderr.splitlines() if "ADMIN_TOKEN_SHA256" in line]
+    assert len(named) == 1 and "unresolved" in named[0], named

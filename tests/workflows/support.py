@@ -127,9 +127,9 @@ def base_with_host_ca(tag: str) -> str:
     return tag
 
 
-def copy_of_the_working_tree(target: Path) -> Path:
+def copy_of_the_working_tree(target: Path, *, link_venv: bool = True) -> Path:
     """The repository's files as a new user would have them (tracked and new, not ignored),
-    with the shared development virtualenv linked in."""
+    with the shared development virtualenv linked in unless link_venv is False."""
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"],
         cwd=ROOT, capture_output=True, check=True,
@@ -139,5 +139,6 @@ def copy_of_the_working_tree(target: Path) -> Path:
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
-    (target / ".venv").symlink_to(ROOT / ".venv")
+    if link_venv:
+        (target / ".venv").symlink_to(ROOT / ".venv")
     return target
