@@ -92,7 +92,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
-def base_with_host_ca(tag: str) -> str:
+def base_with_host_ca(tag: str, arch: str = "amd64") -> str:
     """The base engine.sh resolves, plus this host's CA bundle, as a local test-only image.
 
     Behind a TLS-inspecting proxy only the host's bundle is trusted; `pip install` inside builds
@@ -101,7 +101,7 @@ def base_with_host_ca(tag: str) -> str:
     """
     engine_sh = ["bash", str(ROOT / "scripts" / "engine.sh")]
     resolved = subprocess.run(
-        [*engine_sh, "resolve-base", "amd64"],
+        [*engine_sh, "resolve-base", arch],
         check=False,
         capture_output=True,
         text=True,
@@ -117,7 +117,7 @@ def base_with_host_ca(tag: str) -> str:
             f"FROM {base}\nCOPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n"
         )
         built = subprocess.run(
-            ["podman", "build", "-q", "-t", tag, context],
+            ["podman", "build", "-q", "--platform", f"linux/{arch}", "-t", tag, context],
             check=False,
             capture_output=True,
             text=True,
