@@ -4,6 +4,10 @@ Starlette's plain routes answer HEAD for GET by themselves; FastAPI's API routes
 pure ASGI middleware routes a HEAD request as the GET it mirrors (same status, same headers,
 Content-Length included, as RFC 9110 section 9.3.2 asks) and drops the body. Wrong-method
 answers list HEAD beside GET in their `Allow` header, so the header stays true.
+
+Behind API Gateway HEAD reaches the function like any method: the HTTP API's `$default` route
+catches every method and path (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+http-api-develop-routes.html), and Mangum passes the method through unchanged.
 """
 
 from __future__ import annotations

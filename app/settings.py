@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     # log level of Lambda's advanced logging controls.
     aws_lambda_runtime_api: str | None = None
     aws_lambda_log_level: str | None = None
-    # "true" in every container SAM CLI runs (`sam local invoke/start-api`), never on AWS.
+    # "true" in every container SAM CLI runs (`sam local invoke/start-api`), never on AWS: SAM
+    # CLI's answer to https://github.com/aws/aws-sam-cli/issues/6 (set in its
+    # samcli/local/lambdafn/env_vars.py, beside the AWS_LAMBDA_* variables it emulates).
     aws_sam_local: bool = False
 
     # Variables left unset because SAM CLI passed an unresolved dynamic reference (see below).
@@ -77,8 +79,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _unresolved_references(self) -> Self:
         # Under SAM CLI an unresolved reference must not stop INIT: the variable counts as unset
-        # (admin routes answer 503) and the app logs its name. On AWS CloudFormation has resolved
-        # every reference before the function exists, so the text there is a mistake: refuse it.
+        # (admin routes answer 503) and the app logs its name. On AWS CloudFormation resolves
+        # every reference during the stack operation, which fails when the parameter is missing
+        # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references.html),
+        # so reference text in a deployed function is a mistake: refuse it.
         value = self.admin_token_sha256
         if value is None or not value.startswith(DYNAMIC_REFERENCE_PREFIX):
             return self

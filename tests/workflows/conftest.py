@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-FIGURES: dict[str, Any] = {}
+from tests.workflows.support import FIGURES
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

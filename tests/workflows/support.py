@@ -15,6 +15,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
+# Figures measured by the workflow tests (printed by conftest.py, never asserted).
+FIGURES: dict[str, object] = {}
 
 
 def free_port() -> int:

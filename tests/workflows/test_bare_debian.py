@@ -17,8 +17,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.workflows import readme
-from tests.workflows.conftest import FIGURES
-from tests.workflows.support import HOST_CA_BUNDLE, copy_of_the_working_tree
+from tests.workflows.support import FIGURES, HOST_CA_BUNDLE, copy_of_the_working_tree
 
 pytestmark = [pytest.mark.image, pytest.mark.slow]
 

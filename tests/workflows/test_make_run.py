@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from tests.workflows import readme
-from tests.workflows.conftest import FIGURES
 from tests.workflows.support import (
+    FIGURES,
     ROOT,
     copy_of_the_working_tree,
     run_line,
