@@ -2,26 +2,34 @@
 
 The stack runs the migration function as a custom resource on every deploy that changes it.
 CloudFormation then waits until the function PUTs a JSON verdict to the event's pre-signed
-S3 `ResponseURL` (the `cfn-response` protocol); a function that never answers leaves the
-stack waiting until the resource's ServiceTimeout.
+S3 `ResponseURL` (the `cfn-response` protocol); a function that never answers (one that times
+out, say) leaves the stack waiting until the resource's ServiceTimeout. `serve` therefore
+answers FAILED itself when the work has not finished shortly before the invocation's end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar
 
 logger = logging.getLogger(__name__)
 
 Status = Literal["SUCCESS", "FAILED"]
 REQUEST_TYPES = frozenset({"Create", "Update", "Delete"})
-# CloudFormation rejects response bodies over 4096 bytes.
+# CloudFormation rejects response bodies over 4096 bytes (the whole JSON document).
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html
 MAX_RESPONSE_BYTES = 4096
+# Kept back from the invocation's remaining time to send a late FAILED: two attempts of 5 s.
+REPLY_RESERVE_S = 15.0
+LATE_ATTEMPTS, LATE_TIMEOUT_S = 2, 5.0
+Result = TypeVar("Result")
 
 
 def is_custom_resource_event(event: object) -> bool:
@@ -71,15 +79,110 @@ def response_body(
             str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (data or {}).items()
         },
     }
-    encoded = json.dumps(body).encode()
-    if len(encoded) > MAX_RESPONSE_BYTES:
-        body["Reason"] = body["Reason"][:512]
-        encoded = json.dumps(body).encode()
-    if len(encoded) > MAX_RESPONSE_BYTES:
-        body["Data"] = {}
-        body["Reason"] = body["Reason"][:400] + " (response data dropped: too large)"
-        encoded = json.dumps(body).encode()
+    return _fit(body)
+
+
+def _encode(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def _fit(body: dict[str, Any]) -> bytes:
+    """Shorten the Reason, then the longest Data values, until the reply fits.
+
+    Ids must be echoed as they are, and a Data key that disappears breaks the stack's
+    `!GetAtt` on it, so values are cut (marked with "...") rather than dropped. Lengths are
+    counted in encoded bytes: escapes and UTF-8 make a character up to six.
+    """
+    encoded = _encode(body)
+    while len(encoded) > MAX_RESPONSE_BYTES:
+        excess = len(encoded) - MAX_RESPONSE_BYTES
+        reason = body["Reason"]
+        values = {k: v for k, v in body["Data"].items() if len(v) > 64}
+        if len(reason) > 256:
+            body["Reason"] = _cut(reason, max(256, len(reason) - excess))
+        elif values:
+            key = max(values, key=lambda k: len(values[k]))
+            body["Data"][key] = _cut(values[key], max(64, len(values[key]) - excess))
+        elif len(reason) > 32:
+            body["Reason"] = _cut(reason, 32)
+        else:  # only the ids are left, and CloudFormation caps those well below the limit
+            raise ValueError("custom resource reply cannot fit in 4096 bytes")
+        encoded = _encode(body)
     return encoded
+
+
+def _cut(text: str, length: int) -> str:
+    """`text` shortened to at most `length` characters, the cut marked."""
+    return text if len(text) <= length else text[: max(0, length - 3)] + "..."
+
+
+def work_budget(remaining_ms: int) -> float:
+    """Seconds the work may take so that a FAILED can still be sent before the timeout.
+
+    Above 30 s remaining, REPLY_RESERVE_S is kept back; below, half of what remains.
+    """
+    remaining = max(0.0, remaining_ms / 1000)
+    return max(remaining - REPLY_RESERVE_S, remaining / 2)
+
+
+def serve(
+    event: Mapping[str, Any],
+    context: Any,
+    work: Callable[[float], Result],
+    summary: Callable[[Result], Mapping[str, Any]],
+) -> Result | dict[str, str]:
+    """Run `work` for a Create or Update and answer CloudFormation exactly once.
+
+    `work` receives its deadline (a `time.monotonic()` value) to bound its own waits. A
+    Delete is answered SUCCESS without running it. An exception is answered FAILED with its
+    reason, and so is work still running at the deadline: then a timer answers while the
+    work goes on (a later result is only logged). `summary` turns the result into the
+    reply's Data. Errors are returned, not raised: CloudFormation invokes asynchronously, and
+    Lambda would retry a raised error (the template also sets retries to 0).
+    """
+    if event["RequestType"] == "Delete":
+        respond(event, context, "SUCCESS")
+        return {"deleted": "nothing changed"}
+    budget = work_budget(context.get_remaining_time_in_millis())
+    answered = threading.Lock()  # whoever takes it first answers
+
+    def late() -> None:
+        if not answered.acquire(blocking=False):
+            return
+        reason = f"did not finish within {budget:.0f} s (the function's timeout is near)"
+        logger.error("custom resource %s %s", event["LogicalResourceId"], reason)
+        # respond() logs a failure to send; nothing more can be done from here.
+        with contextlib.suppress(OSError):
+            respond(
+                event,
+                context,
+                "FAILED",
+                None,
+                reason,
+                attempts=LATE_ATTEMPTS,
+                timeout=LATE_TIMEOUT_S,
+            )
+
+    timer = threading.Timer(budget, late)
+    timer.daemon = True
+    timer.start()
+    try:
+        result = work(time.monotonic() + budget)
+    except Exception as error:
+        timer.cancel()
+        logger.exception("custom resource %s failed", event["LogicalResourceId"])
+        reason = f"{type(error).__name__}: {error}"
+        if answered.acquire(blocking=False):
+            respond(event, context, "FAILED", None, reason)
+        return {"error": reason}
+    timer.cancel()
+    if answered.acquire(blocking=False):
+        respond(event, context, "SUCCESS", summary(result))
+    else:
+        logger.warning(
+            "custom resource %s finished after FAILED was sent", event["LogicalResourceId"]
+        )
+    return result
 
 
 def respond(

@@ -67,29 +67,20 @@ class LambdaAdapter:
         from app import custom_resource
         from app.migrate import migrate
 
-        if not custom_resource.is_custom_resource_event(event):
+        def run(deadline: float) -> dict[str, Any]:
+            # `deadline` (time.monotonic()) is when custom_resource.serve answers FAILED on
+            # its own; waits inside the run (connect retries) should end before it.
             with self._busy:
                 return migrate(self.state["engine"])
-        if event["RequestType"] == "Delete":
-            custom_resource.respond(event, context, "SUCCESS")
-            return {"applied": []}
-        try:
-            with self._busy:
-                result = migrate(self.state["engine"])
-        except Exception as error:
-            logger.exception("migration failed")
-            reason = f"{type(error).__name__}: {error}"[:1000]
-            custom_resource.respond(event, context, "FAILED", None, reason)
-            # Returned, not raised: CloudFormation invokes asynchronously, and a raised error
-            # would make Lambda retry a migration that has already been reported as failed.
-            return {"error": reason}
-        custom_resource.respond(
+
+        if not custom_resource.is_custom_resource_event(event):
+            return run(0.0)
+        return custom_resource.serve(
             event,
             context,
-            "SUCCESS",
-            {"Current": result["current"] or "", "Applied": ",".join(result["applied"])},
+            run,
+            lambda r: {"Current": r["current"] or "", "Applied": ",".join(r["applied"])},
         )
-        return result
 
     def shutdown(self) -> None:
         """Run the lifespan's shutdown (disposing the engine) once, after any running call."""

@@ -44,7 +44,7 @@ def response_bucket(bind: str = "127.0.0.1", host: str | None = None) -> Iterato
     ResponseBucket.received = []
     ResponseBucket.fail_first = 0
     server = ThreadingHTTPServer((bind, 0), ResponseBucket)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
         yield (
             f"http://{host or bind}:{server.server_address[1]}/cloudformation-custom-resource-"

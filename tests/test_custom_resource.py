@@ -111,3 +111,38 @@ def test_status_must_be_one_cloudformation_knows() -> None:
 )
 def test_custom_resource_events_are_told_apart(event: object, expected: bool) -> None:
     assert custom_resource.is_custom_resource_event(event) is expected
+
+
+# -- CloudFormation's 4,096-byte limit on the whole reply ---------------------------------------
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html
+
+REASONS = ["", "r" * 10_000, 'é€😀"\\\n\t' * 1_500]
+
+
+@pytest.mark.parametrize("applied", [3, 300, 3_000])
+@pytest.mark.parametrize("reason", REASONS, ids=["none", "ascii", "escapes"])
+@pytest.mark.parametrize("physical_id", ["kept-id", "p" * 1_000])
+def test_every_reply_fits_the_limit_and_keeps_what_getatt_reads(
+    applied: int, reason: str, physical_id: str
+) -> None:
+    event = _event("https://s3/x", "Update", PhysicalResourceId=physical_id)
+    data = {
+        "Current": "0042_latest",
+        "Applied": ",".join(f"{i:04d}_a_revision_name" for i in range(applied)),
+    }
+    status = "FAILED" if reason else "SUCCESS"
+    body = custom_resource.response_body(event, status, data, reason or None)
+    assert len(body) <= custom_resource.MAX_RESPONSE_BYTES
+    answer = json.loads(body)
+    # The stack reads !GetAtt DatabaseMigration.Current: it must survive any shortening.
+    assert answer["Data"]["Current"] == "0042_latest"
+    assert answer["Data"]["Applied"].startswith("0000_a_revision_name")
+    assert (answer["PhysicalResourceId"], answer["Status"]) == (physical_id, status)
+    if reason:
+        assert answer["Reason"][:100] == reason[:100]
+
+
+def test_a_reply_that_fits_is_not_shortened() -> None:
+    data = {"Current": "0002", "Applied": "0001,0002"}
+    body = json.loads(custom_resource.response_body(_event("https://s3/x"), "FAILED", data, "why"))
+    assert (body["Reason"], body["Data"]) == ("why", data)

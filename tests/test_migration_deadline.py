@@ -1,0 +1,97 @@
+"""`handler.migrate` answers CloudFormation FAILED itself before the function's own timeout.
+
+A Lambda function that times out never answers, and CloudFormation would wait out the
+resource's ServiceTimeout. Here a real migration run is held up (another session holds the
+migrations' advisory lock on the suite's PostgreSQL) with a Lambda context whose remaining
+time runs out; the CloudFormation stand-in (tests/cloudformation.py) must receive FAILED while
+the run is still held up, and nothing more once it finishes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app import custom_resource
+from app.migrate import ADVISORY_LOCK_KEY
+from tests.cloudformation import ResponseBucket, custom_resource_event, response_bucket
+
+
+@pytest.fixture
+def response_url() -> Iterator[str]:
+    with response_bucket() as url:
+        yield url
+
+
+def _context(seconds: float) -> SimpleNamespace:
+    """A Lambda context whose remaining time counts down from `seconds`."""
+    end = time.monotonic() + seconds
+    return SimpleNamespace(
+        aws_request_id="req-deadline",
+        log_stream_name="2026/11/29/[$LATEST]deadline",
+        get_remaining_time_in_millis=lambda: max(0, int((end - time.monotonic()) * 1000)),
+    )
+
+
+def _wait_for_answers(count: int, limit_s: float = 30.0) -> None:
+    stop = time.monotonic() + limit_s
+    while len(ResponseBucket.received) < count and time.monotonic() < stop:
+        time.sleep(0.05)
+
+
+def test_a_run_that_cannot_finish_in_time_is_answered_failed_while_it_still_runs(
+    make_client: Any, database_url: str, response_url: str
+) -> None:
+    # Statements may wait longer than the invocation has: only the deadline can answer.
+    adapter = make_client(db_statement_timeout_ms=120_000).adapter
+    holder = create_engine(database_url)
+    results: list[dict[str, Any]] = []
+    with holder.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+        run = threading.Thread(
+            target=lambda: results.append(
+                adapter.migrate(custom_resource_event(response_url, "Update"), _context(4.0))
+            ),
+            daemon=True,
+        )
+        run.start()
+        _wait_for_answers(1)
+        still_running = run.is_alive()
+        lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+        lock.commit()
+    run.join(60)
+    holder.dispose()
+    assert still_running, "the answer waited for the run"
+    ((status, reason),) = [
+        (r["body"]["Status"], r["body"]["Reason"]) for r in ResponseBucket.received
+    ]
+    assert status == "FAILED"
+    assert "did not finish" in reason
+    # The run finished after the answer and said nothing more.
+    assert not run.is_alive() and results and results[0]["current"] == "0001"
+
+
+def test_a_run_that_finishes_in_time_is_answered_once_with_its_result(
+    make_client: Any, response_url: str
+) -> None:
+    adapter = make_client().adapter
+    result = adapter.migrate(custom_resource_event(response_url, "Update"), _context(30.0))
+    time.sleep(0.2)  # a stray late answer would arrive here
+    answers = [r["body"] for r in ResponseBucket.received]
+    assert [(a["Status"], a["Data"]["Current"]) for a in answers] == [("SUCCESS", "0001")]
+    assert result["current"] == "0001"
+
+
+@pytest.mark.parametrize(
+    ("remaining_ms", "expected_s"),
+    [(300_000, 285.0), (60_000, 45.0), (20_000, 10.0), (4_000, 2.0), (0, 0.0)],
+)
+def test_the_answer_keeps_time_back_to_be_sent(remaining_ms: int, expected_s: float) -> None:
+    # Sending FAILED takes at most two 5-second attempts, inside the 15 s kept back.
+    assert custom_resource.work_budget(remaining_ms) == expected_s
