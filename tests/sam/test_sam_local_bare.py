@@ -5,8 +5,8 @@ sam-local.env.json and the `portfolio-local` network) to point them at the datab
 
 The database is the Compose stack's, as the README says: the offline PostgreSQL stand-in on the
 `portfolio-local` network under the name `db` (what `docker compose up` gives it). The
-architecture is the one the template and samconfig.toml resolve (arm64 unless overridden; on
-this x86_64 host it builds and runs under qemu). One machine-specific change, made in the copy
+architecture is the template's (arm64 as shipped; on this x86_64 host it builds and runs under
+qemu). One machine-specific change, made in the copy
 only: python:3.11-slim cannot be pulled here, so the template's DockerBuildArgs name the offline
 base (plus this host's CA bundle for pip behind a TLS-inspecting proxy).
 """
@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import time
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,22 +45,15 @@ DB = "portfolio-workflows-sam-db"
 
 
 def resolved_architecture(work: Path) -> str:
-    """Architecture as `sam build` resolves it: samconfig's overrides, else the template's."""
-    config = tomllib.loads((work / "samconfig.toml").read_text()).get("default", {})
-    for section in ("build", "global"):
-        overrides = str(
-            config.get(section, {}).get("parameters", {}).get("parameter_overrides", "")
-        )
-        found = re.search(r"Architecture=(\w+)", overrides)
-        if found:
-            return found.group(1)
+    """The architecture `sam build`, `sam deploy` and `sam local` all read: the template's
+    Globals.Function.Architectures (the one place to change it, see the README's Deploy)."""
 
     class _Loader(yaml.SafeLoader):
         pass
 
     _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
     template = yaml.load((work / "template.yaml").read_text(), Loader=_Loader)
-    return str(template["Parameters"]["Architecture"]["Default"])
+    return str(template["Globals"]["Function"]["Architectures"][0])
 
 
 @pytest.fixture(scope="module")

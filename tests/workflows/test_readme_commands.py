@@ -55,6 +55,13 @@ EXERCISED: dict[str, str] = {
     ),
 }
 
+# Tests that read their command from the README themselves (the line, as written, at run time).
+READS_THE_README: dict[str, str] = {
+    "sed -i 's/^    Architectures: \\[arm64\\]$/    Architectures: [x86_64]/' template.yaml": (
+        "tests/sam/test_architecture.py::test_build_and_deploy_resolve_the_same_architecture"
+    ),
+}
+
 # command -> why no test runs it as written here (each names what runs instead, if anything).
 NOT_RUN_HERE: dict[str, str] = {
     "make test": "the whole suite, this test included (it would run itself); CI runs it through "
@@ -76,6 +83,10 @@ NOT_RUN_HERE: dict[str, str] = {
     """'{"slug":"hello","title":"Hello","summary":"First","body":"# Hi","tags":[],"""
     """"published":true}'""": "a deployed stack's URL",
     "sam logs --stack-name portfolio-backend --tail": "AWS account (CloudWatch Logs)",
+    "aws rds describe-db-engine-versions --engine aurora-postgresql --query "
+    "'DBEngineVersions[].EngineVersion' --output text": "AWS account (RDS API)",
+    "sam deploy --parameter-overrides DbEngineVersion=17.9": "AWS account; the template with "
+    "that engine version is translated and linted by tests/sam",
     "sam delete --stack-name portfolio-backend": "AWS account",
     # The suite's own pytest invocations: `make test` runs these very tests.
     ".venv/bin/python -m pytest tests/reliability": "part of the suite (make test runs it)",
@@ -89,15 +100,17 @@ NOT_RUN_HERE: dict[str, str] = {
 
 
 def test_every_readme_command_is_exercised_or_excused() -> None:
-    unaccounted = [c for c in readme.commands() if c not in EXERCISED and c not in NOT_RUN_HERE]
+    known = {*EXERCISED, *READS_THE_README, *NOT_RUN_HERE}
+    unaccounted = [c for c in readme.commands() if c not in known]
     assert unaccounted == [], "README commands no test runs and no reason excuses"
 
 
 def test_the_lists_name_only_commands_the_readme_shows() -> None:
     shown = set(readme.commands())
-    stale = [c for c in [*EXERCISED, *NOT_RUN_HERE] if c not in shown]
+    stale = [c for c in [*EXERCISED, *READS_THE_README, *NOT_RUN_HERE] if c not in shown]
     assert stale == []
     assert not set(EXERCISED) & set(NOT_RUN_HERE)
+    assert not set(READS_THE_README) & (set(EXERCISED) | set(NOT_RUN_HERE))
 
 
 @pytest.mark.parametrize("command", sorted(EXERCISED))
@@ -116,6 +129,15 @@ def test_the_named_test_exists_and_holds_the_command(command: str) -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     }
     assert command in literals, f"{path} does not hold the command as written"
+
+
+@pytest.mark.parametrize("command", sorted(READS_THE_README))
+def test_the_named_test_exists_and_reads_the_readme(command: str) -> None:
+    path, _, name = READS_THE_README[command].partition("::")
+    source = (ROOT / path).read_text()
+    tree = ast.parse(source)
+    assert name in {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    assert "README.md" in source  # it takes the line from the README at run time
 
 
 def test_the_token_recipe_prints_a_fresh_token() -> None:
