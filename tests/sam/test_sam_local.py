@@ -436,4 +436,4 @@ def test_unresolved_admin_digest_reference_starts_with_admin_closed(
     assert response["statusCode"] == 503, response
     assert json.loads(response["body"]) == {"detail": "admin access is not configured"}
     named = [line for line in result.stderr.splitlines() if "ADMIN_TOKEN_SHA256" in line]
-    assert len(named) == 1 and "unresolved" in named[0], named
+    assert len(named) == 1 and "unresolved" in named[0], result.stderr[-3000:]
