@@ -78,7 +78,9 @@ def project_leftovers(project: str) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, dict[str, str], subprocess.Popen[bytes]]]:
     work = copy_of_the_working_tree(tmp_path_factory.mktemp("compose") / "portfolio-compose-test")
     env = shell_env(BUILDAH_ISOLATION="chroot")
     postgres_image = run_line(MAKE_POSTGRES_IMAGE, work, env, 1200).strip().splitlines()[-1]
@@ -91,7 +93,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict
         ["bash", "-c", compose_cli(UP)], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        yield work, env
+        yield work, env, up
     finally:
         run_line(compose_cli(DOWN), work, env, 300)
         try:
@@ -101,9 +103,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict
         log.close()
 
 
-def _wait(what: str, check: object, log: Path, timeout: float = 900) -> None:
+def _wait(
+    what: str, check: object, log: Path, up: subprocess.Popen[bytes], timeout: float = 600
+) -> None:
     deadline = time.monotonic() + timeout
     while not check():  # type: ignore[operator]
+        # `up` stays in the foreground while the stack runs: its exit means the stack failed.
+        assert up.poll() is None, f"{what}: compose up exited\n{log.read_text()[-4000:]}"
         assert time.monotonic() < deadline, (
             f"{what}: not within {timeout} s\n{log.read_text()[-4000:]}"
         )
@@ -142,12 +148,12 @@ def _answers(url: str) -> bool:
 
 
 def test_compose_up_serves_both_ports_and_down_leaves_nothing(
-    stack: tuple[Path, dict[str, str]],
+    stack: tuple[Path, dict[str, str], subprocess.Popen[bytes]],
 ) -> None:
-    work, env = stack
+    work, env, up = stack
     project, log = work.name, work / "compose-up.log"
-    _wait("db healthy", lambda: _healthy(_container(project, "db")), log)
-    _wait("migrate completed", lambda: _exited_zero(_container(project, "migrate")), log)
+    _wait("db healthy", lambda: _healthy(_container(project, "db")), log, up)
+    _wait("migrate completed", lambda: _exited_zero(_container(project, "migrate")), log, up)
     migrate_log = subprocess.run(
         ["podman", "logs", _container(project, "migrate")],
         capture_output=True, text=True, check=True,
@@ -156,7 +162,7 @@ def test_compose_up_serves_both_ports_and_down_leaves_nothing(
     # the function image's migrate handler ran to the end and found the schema at head.
     outcome = json.loads(migrate_log.strip().splitlines()[-1])
     assert outcome["current"], outcome
-    _wait("dev server", lambda: _answers("http://127.0.0.1:8000/health"), log)
+    _wait("dev server", lambda: _answers("http://127.0.0.1:8000/health"), log, up)
 
     assert json.loads(run_line(CURL_DEV, work, env)) == {"status": "ok"}
     health = json.loads(run_line(CURL_FN, work, env))
