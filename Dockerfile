@@ -52,6 +52,8 @@ RUN python -m pip install --no-cache-dir --disable-pip-version-check --no-compil
 COPY handler.py /opt/app/
 COPY app /opt/app/app
 COPY migrations /opt/app/migrations
+# The RDS CA bundle (DB_SSLROOTCERT's default): the RDS CAs are in no OS trust store.
+COPY certs/rds-ca-bundle.pem /opt/app/certs/
 RUN python -m compileall -q -j0 --invalidation-mode unchecked-hash -d /var/task /opt/app \
     && chmod -R a+rX,go-w /opt/app
 

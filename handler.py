@@ -40,7 +40,8 @@ def migrate(event: Any, context: Any) -> dict[str, Any]:
 
 
 def _exit_on_sigterm() -> None:
-    # Lambda sends SIGTERM before it ends an environment. The main thread is then blocked
+    # Lambda sends SIGTERM before it ends an environment, provided an extension is registered
+    # (app/lambda_extension.py registers one for that reason). The main thread is then blocked
     # inside the runtime client's C code, where a Python signal handler would not run until
     # the next event, so SIGTERM is blocked everywhere and this thread waits for it instead.
     signal.sigwait({signal.SIGTERM})
@@ -51,5 +52,9 @@ def _exit_on_sigterm() -> None:
 
 
 if settings.aws_lambda_runtime_api:  # only inside a Lambda runtime, never in tests or scripts
+    # Blocked before any thread starts, so that every thread inherits the mask.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     threading.Thread(target=_exit_on_sigterm, name="sigterm", daemon=True).start()
+    from app import lambda_extension
+
+    lambda_extension.register(settings.aws_lambda_runtime_api)

@@ -2,9 +2,9 @@
 
 Why not boto3: it is about 25 MB installed and importing it costs hundreds of milliseconds of
 cold start, all to make one signed HTTPS POST at the first database use. That POST is
-`GetSecretValue`, signed here with AWS Signature Version 4 (HMAC-SHA256 over a canonical form
-of the request). The signer is checked against the published SigV4 test-suite vectors and the
-whole call against a local stand-in for Secrets Manager (tests/test_aws_secrets.py).
+`GetSecretValue`, signed with AWS Signature Version 4 (app/sigv4.py). The signer is checked
+against the published SigV4 test-suite vectors and the whole call against a local stand-in
+for Secrets Manager (tests/test_aws_secrets.py).
 
 Nothing here reads the environment: credentials, region and endpoint arrive as arguments
 (the settings object reads Lambda's AWS_* variables and passes them in).
@@ -14,105 +14,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-_ALGORITHM = "AWS4-HMAC-SHA256"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """The function's temporary credentials (Lambda sets them as AWS_* variables)."""
-
-    access_key_id: str
-    secret_access_key: str
-    session_token: str | None = None
-
-    def __repr__(self) -> str:  # never print the secret key
-        return f"Credentials(access_key_id={self.access_key_id!r}, ...)"
+# The signer lives in app/sigv4.py (shared with the RDS auth token); re-exported here.
+from app.sigv4 import EMPTY_SHA256, Credentials, sign, signing_key  # noqa: F401
 
 
 class SecretsManagerError(RuntimeError):
     """GetSecretValue failed; the message names the AWS error, never the secret."""
-
-
-# -- Signature Version 4 ---------------------------------------------------------------
-
-
-def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode(), hashlib.sha256).digest()
-
-
-def signing_key(secret_access_key: str, datestamp: str, region: str, service: str) -> bytes:
-    """Derive the day-, region- and service-scoped key from the secret access key."""
-    key = _hmac(f"AWS4{secret_access_key}".encode(), datestamp)
-    key = _hmac(key, region)
-    key = _hmac(key, service)
-    return _hmac(key, "aws4_request")
-
-
-def _canonical_query(query: str) -> str:
-    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-    encoded = [
-        (urllib.parse.quote(k, safe="-_.~"), urllib.parse.quote(v, safe="-_.~")) for k, v in pairs
-    ]
-    return "&".join(f"{k}={v}" for k, v in sorted(encoded))
-
-
-def sign(
-    method: str,
-    url: str,
-    headers: Mapping[str, str],
-    payload_hash: str,
-    *,
-    credentials: Credentials,
-    region: str,
-    service: str,
-    amz_date: str,
-) -> str:
-    """Return the Authorization header value for a request whose `headers` are all signed.
-
-    `headers` must already hold `host` and `x-amz-date` (and `x-amz-security-token` when the
-    credentials have a session token); `amz_date` is the same `YYYYMMDDTHHMMSSZ` timestamp.
-    """
-    parts = urllib.parse.urlsplit(url)
-    canonical_headers = {
-        name.lower().strip(): " ".join(value.split()) for name, value in headers.items()
-    }
-    signed_headers = ";".join(sorted(canonical_headers))
-    canonical_request = "\n".join(
-        [
-            method.upper(),
-            urllib.parse.quote(parts.path or "/", safe="/-_.~"),
-            _canonical_query(parts.query),
-            "".join(f"{name}:{canonical_headers[name]}\n" for name in sorted(canonical_headers)),
-            signed_headers,
-            payload_hash,
-        ]
-    )
-    datestamp = amz_date[:8]
-    scope = f"{datestamp}/{region}/{service}/aws4_request"
-    string_to_sign = "\n".join(
-        [
-            _ALGORITHM,
-            amz_date,
-            scope,
-            hashlib.sha256(canonical_request.encode()).hexdigest(),
-        ]
-    )
-    key = signing_key(credentials.secret_access_key, datestamp, region, service)
-    signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    return (
-        f"{_ALGORITHM} Credential={credentials.access_key_id}/{scope}, "
-        f"SignedHeaders={signed_headers}, Signature={signature}"
-    )
 
 
 # -- GetSecretValue ----------------------------------------------------------------------

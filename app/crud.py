@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, delete, exists, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 from app import schemas
 from app.tables import contact_messages, project_tags, projects
@@ -18,6 +21,20 @@ _PROJECT_COLUMNS = [c for c in projects.c if c.name != "id"]
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def dialect_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT with ON CONFLICT support for the two databases the service runs on.
+
+    Imported on use: the other dialect's package would only add cold-start time.
+    """
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def _tags_by_project(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
@@ -86,48 +103,60 @@ def _set_tags(conn: Connection, project_id: int, tags: list[str]) -> None:
         )
 
 
-def create_project(conn: Connection, *, data: schemas.ProjectCreate) -> dict[str, Any]:
-    """Insert a project and its tags; the caller's transaction makes the pair atomic."""
+def create_project(conn: Connection, *, data: schemas.ProjectCreate) -> dict[str, Any] | None:
+    """Insert a project and its tags; None when the slug is taken (also by a concurrent
+    insert: ON CONFLICT waits for it). The caller's transaction makes the pair atomic."""
     now = _now()
     values = data.model_dump(exclude={"tags"})
     project_id = conn.execute(
-        insert(projects).values(**values, created_at=now, updated_at=now).returning(projects.c.id)
-    ).scalar_one()
+        dialect_insert(conn, projects)
+        .values(**values, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[projects.c.slug])
+        .returning(projects.c.id)
+    ).scalar_one_or_none()
+    if project_id is None:
+        return None
     _set_tags(conn, project_id, data.tags)
-    created = get_project(conn, slug=data.slug, published_only=False)
-    assert created is not None
-    return created
+    return get_project(conn, slug=data.slug, published_only=False)
 
 
 def update_project(
     conn: Connection, *, slug: str, data: schemas.ProjectUpdate
 ) -> dict[str, Any] | None:
-    """Apply the fields that were sent; None when no project has this slug."""
-    changes = data.model_dump(exclude_unset=True)
-    tags = changes.pop("tags", None)
-    project_id = conn.execute(
-        update(projects)
-        .where(projects.c.slug == slug)
-        .values(**changes, updated_at=_now())
-        .returning(projects.c.id)
-    ).scalar_one_or_none()
-    if project_id is None:
+    """Apply the fields that were sent; None when no project has this slug.
+
+    Only real changes are written: an empty or no-op PATCH leaves the row, and `updated_at`,
+    as they were. The row is locked first, so two concurrent PATCHes apply one after the other.
+    """
+    row = conn.execute(select(projects).where(projects.c.slug == slug).with_for_update()).first()
+    if row is None:
         return None
+    current = _public(row, _tags_by_project(conn, [row.id])[row.id])
+    changes = {
+        name: value
+        for name, value in data.model_dump(exclude_unset=True).items()
+        if current[name] != value
+    }
+    if not changes:
+        return current
+    tags = changes.pop("tags", None)
+    conn.execute(
+        update(projects).where(projects.c.id == row.id).values(**changes, updated_at=_now())
+    )
     if tags is not None:
-        _set_tags(conn, project_id, tags)
+        _set_tags(conn, row.id, tags)
     return get_project(conn, slug=changes.get("slug", slug), published_only=False)
 
 
 def delete_project(conn: Connection, *, slug: str) -> bool:
-    project_id = conn.execute(
-        select(projects.c.id).where(projects.c.slug == slug)
-    ).scalar_one_or_none()
-    if project_id is None:
-        return False
-    # Tags first: not every database enforces ON DELETE CASCADE (SQLite needs a pragma).
-    conn.execute(delete(project_tags).where(project_tags.c.project_id == project_id))
-    conn.execute(delete(projects).where(projects.c.id == project_id))
-    return True
+    """Delete a project (its tags go by ON DELETE CASCADE); False when there was none.
+
+    One statement, so of two concurrent deletes the second finds nothing: a 404, not a 204.
+    """
+    deleted = conn.execute(
+        delete(projects).where(projects.c.slug == slug).returning(projects.c.id)
+    ).first()
+    return deleted is not None
 
 
 def create_contact_message(conn: Connection, *, data: schemas.ContactCreate) -> str:

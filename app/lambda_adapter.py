@@ -26,7 +26,8 @@ class LambdaAdapter:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.app = create_app(settings)
+        # One event at a time per execution environment: one pooled connection is enough.
+        self.app = create_app(settings.model_copy(update={"db_pool_size": 1}))
         self._mangum = Mangum(self.app, lifespan="off")  # also sets up the event loop
         self._lifespan = LifespanCycle(self.app, "on")
         self._lifespan.__enter__()
@@ -64,14 +65,16 @@ class LambdaAdapter:
         is answered at its ResponseURL whatever happens, since CloudFormation would otherwise
         wait out its timeout; deleting the resource leaves the database alone.
         """
-        from app import custom_resource
+        from app import custom_resource, db_limits
         from app.migrate import migrate
 
         def run(deadline: float) -> dict[str, Any]:
             # `deadline` (time.monotonic()) is when custom_resource.serve answers FAILED on
-            # its own; waits inside the run (connect retries) should end before it.
+            # its own (0.0: none); connection retries (a resuming Aurora) end before it, and
+            # before the invocation's own end.
+            ends = [d for d in (deadline or None, db_limits.deadline_of(context)) if d]
             with self._busy:
-                return migrate(self.state["engine"])
+                return migrate(self.state["engine"], connect_deadline=min(ends, default=None))
 
         if not custom_resource.is_custom_resource_event(event):
             return run(0.0)

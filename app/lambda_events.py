@@ -18,7 +18,13 @@ from typing import Any
 from mangum import Mangum
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-# API Gateway itself refuses more than 10 KiB of headers; we allow some slack for ALB.
+# API Gateway refuses more than 10,240 bytes of request line and header values itself (REST
+# and HTTP APIs alike:
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html,
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html),
+# so this limit only ever bites behind an ALB (16 K per header, 64 K in all:
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html)
+# or a function URL. Counted in UTF-8 bytes, as headers travel on the wire.
 MAX_HEADER_BYTES = 16 * 1024
 
 _TRANSLATION_ERRORS = (
@@ -44,12 +50,31 @@ def problem(event: Any, context: Any, adapter: Mangum) -> tuple[int, str] | None
 
 
 def _header_bytes(event: dict[str, Any]) -> int:
-    total = 0
-    for field in ("headers", "multiValueHeaders"):
-        for name, value in (event.get(field) or {}).items():
-            values = value if isinstance(value, list) else [value]
-            total += sum(len(name) + len(v) for v in values)
-    return total
+    """Bytes of header names and values (and HTTP API 2.0 cookies) the request carried.
+
+    REST and HTTP API 1.0 events (and ALB with multi-value headers) carry every header twice:
+    all values in `multiValueHeaders`, the last one in `headers`; only the former counts.
+    HTTP API 2.0 moves the Cookie header out of `headers` into `cookies`
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+    """
+    multi = event.get("multiValueHeaders")
+    pairs: list[tuple[Any, Any]]
+    if isinstance(multi, dict) and multi:
+        pairs = [
+            (name, value)
+            for name, values in multi.items()
+            for value in (values if isinstance(values, list) else [values])
+        ]
+    else:
+        pairs = list((event.get("headers") or {}).items())
+    cookies = event.get("cookies")
+    if isinstance(cookies, list) and cookies:
+        pairs.append(("cookie", "; ".join(c for c in cookies if isinstance(c, str))))
+    return sum(
+        len(name.encode("utf-8", "surrogatepass")) + len(value.encode("utf-8", "surrogatepass"))
+        for name, value in pairs
+        if isinstance(name, str) and isinstance(value, str)
+    )
 
 
 def _untranslatable(event: Any, context: Any, adapter: Mangum) -> str | None:
@@ -114,7 +139,11 @@ def rejection(status: int, detail: str) -> dict[str, Any]:
     """An error response in the one shape every event source accepts."""
     return {
         "statusCode": status,
-        "headers": {"content-type": "application/json", "x-content-type-options": "nosniff"},
+        "headers": {
+            "content-type": "application/json",
+            "x-content-type-options": "nosniff",
+            "cache-control": "no-store",  # as on every error the app itself answers
+        },
         "body": json.dumps({"detail": f"bad request: {detail}" if status == 400 else detail}),
         "isBase64Encoded": False,
     }

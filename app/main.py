@@ -19,7 +19,7 @@ from app import errors
 from app.api import contact, health, projects
 from app.db import build_engine
 from app.head import HeadAsGet
-from app.middleware import AccessLog, BodySizeLimit, ResponseHeaders
+from app.middleware import AccessLog, BodySizeLimit, InternalErrors, ResponseHeaders
 from app.settings import Settings, get_settings
 
 logger = logging.getLogger("app")
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
 
     # Added innermost first: the access log sees the final status of everything below it.
+    app.add_middleware(InternalErrors)
     if settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 

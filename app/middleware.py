@@ -49,6 +49,39 @@ class BodySizeLimit:
         await self.app(scope, limited_receive, send)
 
 
+class InternalErrors:
+    """An unexpected exception becomes the JSON 500 and one log line naming its type and where
+    it was raised, never its message (which may quote user input, SQL or a secret).
+
+    Starlette's own 500 handler re-raises after answering, so the server (Mangum, uvicorn)
+    would log the full traceback, message included; this middleware, the innermost, answers
+    and logs first and the exception goes no further.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as error:
+            from app.errors import log_unexpected
+
+            log_unexpected("unhandled exception", error)
+            if not started:
+                await _send_json(send, 500, b'{"detail":"internal server error"}')
+
+
 class ResponseHeaders:
     """nosniff on everything; no-store wherever a response may be personal or an error."""
 

@@ -8,17 +8,69 @@ the request path, because it costs ~100 ms at import.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+
+from app import db_limits, db_tls
 
 logger = logging.getLogger("app.migrate")
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # Any constant works; this one spells "portfoli" in ASCII, unlikely to collide with others.
 ADVISORY_LOCK_KEY = 0x706F7274666F6C69
+
+
+# Backoff between connection attempts: 0.5 s, doubling, at most 8 s.
+FIRST_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+# libpq's shortest connect timeout: an attempt with less time left than this is not started.
+_SHORTEST_ATTEMPT = 2.0
+# Refusals that waiting does not cure: retrying them would only delay the deploy's failure.
+_PERMANENT = ("password authentication failed", "no pg_hba.conf entry", "does not exist")
+
+
+def connect_patiently(engine: Engine, deadline: float | None) -> Connection:
+    """Connect, retrying with backoff until `deadline` (a `time.monotonic()` value).
+
+    A paused Aurora Serverless v2 instance resumes when a connection arrives, and resuming
+    can outlast one connect timeout (up to ~30 s after a long pause:
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html).
+    A deploy's migration must wait for it; an API request must not, so only migrations
+    retry. Without a deadline (outside Lambda) there is one attempt. Each attempt's connect
+    timeout is bounded by the deadline too; the statements after it are not (their limit is
+    DB_STATEMENT_TIMEOUT_MS; CloudFormation is answered in time by custom_resource.serve).
+    """
+    delay = FIRST_RETRY_DELAY
+    attempt = 1
+    while True:
+        try:
+            with db_limits.deadline(deadline):
+                return engine.connect()
+        except sa_exc.OperationalError as error:
+            message = str(error.orig)
+            left = None if deadline is None else deadline - time.monotonic()
+            if (
+                left is None
+                or left < delay + _SHORTEST_ATTEMPT
+                or db_tls.refusal_reason(message) is not None
+                or any(phrase in message for phrase in _PERMANENT)
+            ):
+                raise
+            logger.warning(
+                "database not reachable (attempt %d, %s); retrying in %.1f s, %.0f s left",
+                attempt,
+                type(error.orig).__name__,
+                delay,
+                left,
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, MAX_RETRY_DELAY)
+        attempt += 1
 
 
 def _config(connection: Connection) -> Any:
@@ -46,39 +98,37 @@ def _revisions_between(config: Any, start: str | None, end: str | None) -> list[
     return list(reversed(applied))
 
 
-def migrate(engine: Engine, target: str = "head") -> dict[str, Any]:
-    """Upgrade (or downgrade, for a target below the current) and report what was applied."""
+def migrate(
+    engine: Engine, target: str = "head", *, connect_deadline: float | None = None
+) -> dict[str, Any]:
+    """Upgrade (or downgrade, for a target below the current) and report what was applied.
+
+    `connect_deadline` (a `time.monotonic()` value) is how long connecting may be retried.
+
+    All of it is one transaction (PostgreSQL's DDL is transactional): a failure leaves the
+    schema as it was, and the advisory lock is a transaction lock. A session lock would
+    outlive a commit on a server connection that PgBouncer or RDS Proxy then hands to
+    another client, and the unlock could run on a different one: the lock would leak.
+    """
     from alembic import command
 
-    with engine.connect() as connection:
-        postgres = connection.dialect.name == "postgresql"
-        if postgres:
-            # Session-level lock: it survives the commits below and is released explicitly.
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-            connection.commit()
-        try:
-            config = _config(connection)
-            before = _current(connection)
-            connection.commit()
-            if before is not None and not _known(config, before):
-                # A rolled-back deploy runs an older image against a newer schema: applying
-                # nothing is right; failing would wedge the stack in UPDATE_ROLLBACK_FAILED.
-                logger.warning("database is at %s, newer than these migrations", before)
-                return {"previous": before, "current": before, "applied": []}
-            if target == "head" or _is_upgrade(config, before, target):
-                command.upgrade(config, target)
-            else:
-                command.downgrade(config, target)
-            connection.commit()
-            after = _current(connection)
-            connection.commit()
-        finally:
-            if postgres:
-                connection.rollback()
-                connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
-                )
-                connection.commit()
+    with connect_patiently(engine, connect_deadline) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+            )
+        config = _config(connection)
+        before = _current(connection)
+        if before is not None and not _known(config, before):
+            # A rolled-back deploy runs an older image against a newer schema: applying
+            # nothing is right; failing would wedge the stack in UPDATE_ROLLBACK_FAILED.
+            logger.warning("database is at %s, newer than these migrations", before)
+            return {"previous": before, "current": before, "applied": []}
+        if target == "head" or _is_upgrade(config, before, target):
+            command.upgrade(config, target)
+        else:
+            command.downgrade(config, target)
+        after = _current(connection)
     applied = _revisions_between(config, before, after)
     logger.info("migrations: %s -> %s, applied %s", before, after, applied or "nothing")
     return {"previous": before, "current": after, "applied": applied}

@@ -3,24 +3,58 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 # Every rule is a pattern, so the published OpenAPI schema refuses exactly what the app
-# refuses. No string may hold NUL: PostgreSQL text cannot store it.
+# refuses. Patterns use explicit character classes, never \s or \w: engines disagree on
+# them (Python's re counts U+001C..U+001F as \s, Rust's regex does not), and the models are
+# evaluated with Python's re (regex_engine below), the engine schema validators use.
+# Only \uXXXX escapes: valid in Python and in ECMA-262 regexes alike.
+#
+# Control characters (C0, DEL, C1) but tab, newline and carriage return; NUL also because
+# PostgreSQL text cannot store it.
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# Lone surrogates: valid as JSON escapes, not encodable as UTF-8, so not storable.
+_SURROGATE = r"\ud800-\udfff"
+# Unicode White_Space (tab, newline, carriage return and the spaces).
+_SPACE = r"\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Characters that render as nothing: Unicode's Default_Ignorable_Code_Point in the BMP,
+# plus the braille blank. A title of these alone looks empty.
+_INVISIBLE = (
+    r"\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    r"\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+)
+_TEXT_CHAR = f"[^{_CONTROL}{_SURROGATE}]"
+_VISIBLE_CHAR = f"[^{_CONTROL}{_SURROGATE}{_SPACE}{_INVISIBLE}]"
+
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-_TEXT = r"^[^\x00]*$"
-_NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
-# Deliberately simple: one @, no spaces, a dot in the domain. Full RFC 5322 checking would
-# need email-validator (and dnspython) on the cold-start path for no real gain.
-_EMAIL = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s.\x00]+$"
-_HTTP_URL = r"^[hH][tT][tT][pP][sS]?://[^\s/?#\x00]+(?:[/?#][^\s\x00]*)?$"
+_TEXT = f"^{_TEXT_CHAR}*$"
+# Blank characters, one visible character, then any text: linear to match (the classes are
+# disjoint, so nothing backtracks).
+_NOT_BLANK = f"^[{_SPACE}{_INVISIBLE}]*{_VISIBLE_CHAR}{_TEXT_CHAR}*$"
+# Deliberately simple: one @, nothing blank, a dot in the domain. Full RFC 5322 checking
+# would need email-validator (and dnspython) on the cold-start path for no real gain.
+_EMAIL_CHAR = f"[^@{_CONTROL}{_SURROGATE}{_SPACE}{_INVISIBLE}]"
+_EMAIL_LAST = f"[^@.{_CONTROL}{_SURROGATE}{_SPACE}{_INVISIBLE}]"
+_EMAIL = f"^{_EMAIL_CHAR}+@{_EMAIL_CHAR}+\\.{_EMAIL_LAST}+$"
+# Printable ASCII only (RFC 3986; browsers percent-encode the rest): no spaces, controls or
+# look-alike and invisible characters in a link. The host part stops at / ? #.
+_HTTP_URL = (
+    r"^[hH][tT][tT][pP][sS]?://[\x21\x22\x24-\x2e\x30-\x3e\x40-\x7e]+(?:[/?#][\x21-\x7e]*)?$"
+)
+
+# The body limit (MAX_BODY_BYTES, 256 KiB) must admit every valid document however it is
+# encoded: a client that escapes non-ASCII (Python's json.dumps) sends an astral character
+# as 12 bytes ("\ud83d\udc0d"). 20,000 such characters plus every other field at its maximum
+# stay under 256 KiB (tests/test_text_rules.py computes the worst case).
+BODY_MAX_CHARS = 20_000
 
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=SLUG_PATTERN)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NOT_BLANK)]
 Summary = Annotated[str, StringConstraints(max_length=500, pattern=_TEXT)]
-Body = Annotated[str, StringConstraints(max_length=100_000, pattern=_TEXT)]
+Body = Annotated[str, StringConstraints(max_length=BODY_MAX_CHARS, pattern=_TEXT)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=SLUG_PATTERN)]
 HttpUrl = Annotated[str, StringConstraints(max_length=2048, pattern=_HTTP_URL)]
 Tags = Annotated[list[Tag], Field(max_length=20)]
@@ -32,7 +66,7 @@ def _unique_tags(tags: list[str]) -> list[str]:
 
 class _Strict(BaseModel):
     # Unknown fields are mistakes worth reporting, not silently dropping.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
 
 class ProjectCreate(_Strict):
@@ -47,18 +81,32 @@ class ProjectCreate(_Strict):
     published: bool = False
 
 
-class ProjectUpdate(_Strict):
-    """Every field optional; only the fields sent are changed."""
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
 
-    slug: Slug | None = None
-    title: Title | None = None
-    summary: Summary | None = None
-    body: Body | None = None
-    tags: Annotated[Tags, AfterValidator(_unique_tags)] | None = None
+
+def _not_nullable() -> Any:
+    """Optional to send, but never null: the default only marks the field as not sent.
+
+    The schema then types the field without null and without a default, as the app treats
+    it: an explicit null is a 422, not a NOT NULL violation reported as a conflict.
+    """
+    return Field(default=None, json_schema_extra=_no_default)
+
+
+class ProjectUpdate(_Strict):
+    """Every field optional; only the fields sent are changed. `url` and `repo_url` take null
+    (clearing the link); null for any other field is refused."""
+
+    slug: Slug = _not_nullable()
+    title: Title = _not_nullable()
+    summary: Summary = _not_nullable()
+    body: Body = _not_nullable()
+    tags: Annotated[Tags, AfterValidator(_unique_tags)] = _not_nullable()
     url: HttpUrl | None = None
     repo_url: HttpUrl | None = None
-    featured: bool | None = None
-    published: bool | None = None
+    featured: bool = _not_nullable()
+    published: bool = _not_nullable()
 
 
 class ProjectPublic(BaseModel):
@@ -109,5 +157,13 @@ class Health(BaseModel):
     database: str | None = None
 
 
+class ValidationIssue(BaseModel):
+    """One problem of a 422: its kind, where it is, and why; never the value sent."""
+
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
 class ErrorBody(BaseModel):
-    detail: str | list[dict[str, object]]
+    detail: str | list[ValidationIssue]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Literal, Self
+from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -13,6 +14,9 @@ DEFAULT_DATABASE_URL = "sqlite:///./portfolio.db"
 # How a CloudFormation dynamic reference starts. CloudFormation replaces it at deploy time;
 # SAM CLI's local commands cannot and pass the text through as the variable's value.
 DYNAMIC_REFERENCE_PREFIX = "{{resolve:"
+# The RDS CA bundle shipped with the code: certs/ in the repository, /var/task/certs in the image.
+DEFAULT_SSLROOTCERT = str(Path(__file__).resolve().parent.parent / "certs" / "rds-ca-bundle.pem")
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 
 class Settings(BaseSettings):
@@ -37,6 +41,20 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: Annotated[int, Field(ge=100, le=900_000)] = 5_000
     # Below the usual idle timeouts of NAT gateways, proxies and PostgreSQL itself.
     db_pool_recycle: Annotated[int, Field(ge=30)] = 240
+    # RDS IAM database authentication: a token computed locally from the function's own
+    # credentials replaces the password (no secret, no Secrets Manager endpoint). The target
+    # is DB_HOST / DB_PORT / DB_NAME / DB_USER; TLS is required.
+    db_iam_auth: bool = False
+    db_port: Annotated[int, Field(ge=1, le=65535)] = 5432
+    db_name: str | None = None
+    db_user: str | None = None
+    # libpq sslmode. Unset: verify-full for the AWS paths (secret, IAM), libpq's own default
+    # (or the URL's ?sslmode=) for DATABASE_URL, which is how local databases are reached.
+    db_sslmode: SslMode | None = None
+    db_sslrootcert: str = DEFAULT_SSLROOTCERT
+    # Pooled connections under a multi-request server (uvicorn: `make run`, compose). A Lambda
+    # environment serves one event at a time and always uses one (app/lambda_adapter.py).
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 5
 
     admin_token_sha256: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = []
@@ -64,6 +82,32 @@ class Settings(BaseSettings):
     # Variables left unset because SAM CLI passed an unresolved dynamic reference (see below).
     _unresolved: tuple[str, ...] = PrivateAttr(default=())
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # Hosts hand out postgres:// and postgresql:// URLs; SQLAlchemy reads the first as an
+        # unknown dialect and the second as psycopg2 only by default. Both mean the one
+        # PostgreSQL driver installed. The value is never echoed: it may hold a password.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        scheme, separator, rest = value.partition("://")
+        if not separator:
+            raise ValueError("must be a URL such as postgresql://user@host/db")
+        scheme = scheme.lower()
+        if scheme in ("postgres", "postgresql", "postgresql+psycopg2"):
+            value = f"postgresql+psycopg2://{rest}"
+        elif scheme not in ("sqlite", "sqlite+pysqlite"):
+            raise ValueError(
+                "must be a postgresql:// (or postgres://) or sqlite:// URL; "
+                "psycopg2 is the only PostgreSQL driver installed"
+            )
+        try:
+            make_url(value).port  # noqa: B018 - parsing the port is the check
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a valid database URL") from None
+        return value
+
     @field_validator("admin_token_sha256")
     @classmethod
     def _is_sha256_hex(cls, value: str | None) -> str | None:
@@ -77,7 +121,32 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _unresolved_references(self) -> Self:
+    def _iam_auth_has_a_target_and_tls(self) -> Settings:
+        if not self.db_iam_auth:
+            return self
+        missing = [
+            name.upper()
+            for name in ("db_host", "db_name", "db_user", "aws_region")
+            if not getattr(self, name)
+        ]
+        if missing:
+            raise ValueError(f"DB_IAM_AUTH needs {', '.join(missing)}")
+        if self.db_sslmode in ("disable", "allow", "prefer"):
+            # RDS accepts IAM tokens only over TLS; a plaintext fallback must not even start.
+            raise ValueError(f"DB_SSLMODE={self.db_sslmode}: DB_IAM_AUTH requires TLS")
+        return self
+
+    @property
+    def effective_sslmode(self) -> SslMode | None:
+        """The sslmode to connect with; None leaves it to libpq and the URL."""
+        if self.db_sslmode is not None:
+            return self.db_sslmode
+        if self.db_iam_auth or self.database_secret_arn:
+            return "verify-full"
+        return None
+
+    @model_validator(mode="after")
+    def _unresolved_references(self) -> Settings:
         # Under SAM CLI an unresolved reference must not stop INIT: the variable counts as unset
         # (admin routes answer 503) and the app logs its name. On AWS CloudFormation resolves
         # every reference during the stack operation, which fails when the parameter is missing

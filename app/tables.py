@@ -83,6 +83,8 @@ contact_messages = Table(
 )
 
 # A retried POST with the same Idempotency-Key replays the stored answer instead of writing twice.
+# `key` holds a digest of (caller, key) (app/idempotency.py); created_at is indexed for the
+# bounded cleanup of expired keys.
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
@@ -91,5 +93,5 @@ idempotency_keys = Table(
     Column("request_hash", String(64), nullable=False),
     Column("status_code", Integer, nullable=False),
     Column("response", JSON, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
 )

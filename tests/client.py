@@ -37,6 +37,7 @@ class LambdaClient:
         headers: dict[str, str] | None = None,
         admin: bool = False,
         raw_body: str | None = None,
+        source_ip: str | None = None,
     ) -> LambdaResponse:
         headers = dict(headers or {})
         if admin:
@@ -52,6 +53,8 @@ class LambdaClient:
         event = http_v2(request)
         if raw_body is not None:
             event["body"] = raw_body
+        if source_ip is not None:
+            event["requestContext"]["http"]["sourceIp"] = source_ip
         self.calls += 1
         response = self.handler(event, lambda_context(f"req-{self.calls}"))
         return LambdaResponse(

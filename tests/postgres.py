@@ -43,9 +43,23 @@ def _runner() -> list[str]:
 
 
 class Cluster:
-    """A PostgreSQL cluster in a temporary directory on a free loopback port."""
+    """A PostgreSQL cluster in a temporary directory on a free loopback port.
 
-    def __init__(self) -> None:
+    `settings` adds `-c name=value` server settings; `hba` replaces pg_hba.conf (e.g. a
+    TLS-only server: `hostssl ... trust` then `host ... reject`); `files` are written into
+    the cluster's directory, owned by the server's user (a server key must be), and their
+    paths can be named in `settings` as `{dir}/name`. With `password`, every connection must
+    authenticate (scram-sha-256) and the superuser `postgres` has that password; without,
+    trust authentication.
+    """
+
+    def __init__(
+        self,
+        settings: dict[str, str] | None = None,
+        hba: str | None = None,
+        files: dict[str, bytes] | None = None,
+        password: str | None = None,
+    ) -> None:
         self.runner = _runner()
         self.tmp = Path(tempfile.mkdtemp(prefix="portfolio-pg-"))
         self.data = self.tmp / "data"
@@ -56,24 +70,43 @@ class Cluster:
             for path in (self.tmp, sockets):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         self.port = _free_port()
-        self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+        self.password = password
+        credentials = f"postgres:{password}" if password else "postgres"
+        self.url = f"postgresql+psycopg2://{credentials}@127.0.0.1:{self.port}/postgres"
+        auth = ["-A", "trust"]
+        if password:
+            pwfile = self.tmp / "pwfile"
+            pwfile.write_text(password + "\n")
+            if self.runner:
+                entry = pwd.getpwnam(self.runner[2])
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            auth = ["-A", "scram-sha-256", f"--pwfile={pwfile}"]
         self._options = (
             f"-p {self.port} -k {sockets} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=200"
         )
+        for name, content in (files or {}).items():
+            path = self.tmp / name
+            path.write_bytes(content)
+            path.chmod(0o600)
+            if self.runner:
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        for name, value in (settings or {}).items():
+            self._options += f" -c {name}={value.format(dir=self.tmp)}"
         self._run(
             "initdb",
             "-D",
             str(self.data),
             "-U",
             "postgres",
-            "-A",
-            "trust",
+            *auth,
             "-E",
             "UTF8",
             "--no-sync",
         )
+        if hba is not None:
+            (self.data / "pg_hba.conf").write_text(hba)
 
     def _run(self, tool: str, *args: str, check: bool = True) -> None:
         subprocess.run([*self.runner, _bin(tool), *args], check=check, capture_output=True)
@@ -100,9 +133,14 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def throwaway_cluster() -> Iterator[Cluster]:
-    """Start a cluster; yield it; remove it and its files afterwards."""
-    cluster = Cluster()
+def throwaway_cluster(
+    settings: dict[str, str] | None = None,
+    hba: str | None = None,
+    files: dict[str, bytes] | None = None,
+    password: str | None = None,
+) -> Iterator[Cluster]:
+    """Start a cluster (see `Cluster` for the options); yield it; remove it afterwards."""
+    cluster = Cluster(settings, hba, files, password)
     try:
         cluster.start()
         yield cluster

@@ -8,6 +8,7 @@ PostgreSQL.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -47,6 +48,9 @@ def secret_settings(database_url: str) -> Iterator[dict[str, Any]]:
         "aws_secret_access_key": LAMBDA_CREDENTIALS.secret_access_key,
         "aws_session_token": LAMBDA_CREDENTIALS.session_token,
         "aws_endpoint_url_secrets_manager": f"http://127.0.0.1:{server.server_address[1]}",
+        # The suite's cluster speaks plaintext; the secret path's default (verify-full) is
+        # tested below and against a TLS server in tests/test_db_tls.py.
+        "db_sslmode": "disable",
     }
     server.shutdown()
     server.server_close()
@@ -75,3 +79,74 @@ def test_unreachable_secrets_manager_is_a_503_not_a_crash(
         {"detail": "database unavailable, try again shortly"},
     )
     assert client.get("/health").status == 200
+
+
+def test_the_secret_path_insists_on_verified_tls_by_default(
+    make_client: Any, secret_settings: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = {k: v for k, v in secret_settings.items() if k != "db_sslmode"}
+    client = make_client(**settings)
+    assert client.adapter.settings.effective_sslmode == "verify-full"
+    assert client.get("/projects").status == 503  # the suite's cluster has no TLS
+    assert "database TLS refused: the server does not offer TLS" in caplog.text
+
+
+@pytest.fixture(scope="module")
+def password_cluster() -> Iterator[Any]:
+    """A cluster of its own where every login needs a password, unlike the suite's (trust)."""
+    from tests.postgres import throwaway_cluster
+
+    with throwaway_cluster(password="superuser-pw") as cluster:
+        yield cluster
+
+
+def _secret(cluster: Any, password: str, port: int | None = None) -> str:
+    return json.dumps(
+        {
+            "username": "app_user",
+            "password": password,
+            "host": "127.0.0.1",
+            "port": port or cluster.port,
+            "dbname": "postgres",
+            "engine": "postgres",
+        }
+    )
+
+
+def test_a_rotated_password_is_read_again_on_a_refused_login(
+    make_client: Any, secret_settings: dict[str, Any], password_cluster: Any
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(password_cluster.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP ROLE IF EXISTS app_user"))
+        conn.execute(text("CREATE ROLE app_user LOGIN PASSWORD 'first-pw'"))
+    FakeSecretsManager.secrets = {SECRET_ARN: _secret(password_cluster, "first-pw")}
+    client = make_client(**secret_settings)
+    assert client.get("/health/ready").status == 200
+    assert len(FakeSecretsManager.seen) == 1
+
+    # Rotation: the database and the secret change; the cached password is now wrong.
+    with admin.connect() as conn:
+        conn.execute(text("ALTER ROLE app_user PASSWORD 'second-pw'"))
+    FakeSecretsManager.secrets = {SECRET_ARN: _secret(password_cluster, "second-pw")}
+    client.adapter.state["engine"].dispose()  # the next request opens a new connection
+    assert client.get("/health/ready").status == 200  # refused, re-read, connected
+    assert len(FakeSecretsManager.seen) == 2
+    assert client.get("/health/ready").status == 200
+    assert len(FakeSecretsManager.seen) == 2
+    admin.dispose()
+
+
+def test_other_connect_errors_keep_the_cached_secret(
+    make_client: Any, secret_settings: dict[str, Any], password_cluster: Any
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = int(sock.getsockname()[1])
+    FakeSecretsManager.secrets = {SECRET_ARN: _secret(password_cluster, "any", port=closed)}
+    client = make_client(**secret_settings)
+    for _ in range(3):
+        assert client.get("/health/ready").status == 503  # connection refused: an outage
+    assert len(FakeSecretsManager.seen) == 1

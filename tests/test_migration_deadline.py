@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 from app import custom_resource
 from app.migrate import ADVISORY_LOCK_KEY
 from tests.cloudformation import ResponseBucket, custom_resource_event, response_bucket
+from tests.test_migrations import HEAD
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def test_a_run_that_cannot_finish_in_time_is_answered_failed_while_it_still_runs
     assert status == "FAILED"
     assert "did not finish" in reason
     # The run finished after the answer and said nothing more.
-    assert not run.is_alive() and results and results[0]["current"] == "0001"
+    assert not run.is_alive() and results and results[0]["current"] == HEAD
 
 
 def test_a_run_that_finishes_in_time_is_answered_once_with_its_result(
@@ -84,8 +85,8 @@ def test_a_run_that_finishes_in_time_is_answered_once_with_its_result(
     result = adapter.migrate(custom_resource_event(response_url, "Update"), _context(30.0))
     time.sleep(0.2)  # a stray late answer would arrive here
     answers = [r["body"] for r in ResponseBucket.received]
-    assert [(a["Status"], a["Data"]["Current"]) for a in answers] == [("SUCCESS", "0001")]
-    assert result["current"] == "0001"
+    assert [(a["Status"], a["Data"]["Current"]) for a in answers] == [("SUCCESS", HEAD)]
+    assert result["current"] == HEAD
 
 
 @pytest.mark.parametrize(

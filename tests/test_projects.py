@@ -165,3 +165,59 @@ def test_sql_metacharacters_and_unicode_round_trip(client: LambdaClient) -> None
     fetched = client.get("/projects/tricky").json()
     assert fetched == created
     assert (fetched["title"], fetched["body"]) == (tricky.strip(), tricky)
+
+
+NOT_NULLABLE = ["slug", "title", "summary", "body", "tags", "featured", "published"]
+
+
+@pytest.mark.parametrize("field", NOT_NULLABLE)
+def test_patch_null_on_a_field_that_cannot_be_empty_is_422(
+    client: LambdaClient, field: str
+) -> None:
+    created = _create(client, **SAMPLE_PROJECT)
+    response = client.patch("/projects/hello-world", {field: None}, admin=True)
+    assert response.status == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert client.get("/projects/hello-world").json() == created
+
+
+@pytest.mark.parametrize("field", ["url", "repo_url"])
+def test_patch_null_clears_an_optional_link(client: LambdaClient, field: str) -> None:
+    _create(client, **SAMPLE_PROJECT)
+    response = client.patch("/projects/hello-world", {field: None}, admin=True)
+    assert response.status == 200
+    assert response.json()[field] is None
+    assert client.get("/projects/hello-world").json()[field] is None
+
+
+def test_the_schema_says_which_fields_take_null() -> None:
+    from app.main import create_app
+    from app.settings import Settings
+
+    schema = create_app(Settings(database_url="sqlite://")).openapi()
+    properties = schema["components"]["schemas"]["ProjectUpdate"]["properties"]
+
+    def nullable(prop: dict[str, Any]) -> bool:
+        return any(o.get("type") == "null" for o in prop.get("anyOf", [prop]))
+
+    assert {name for name, prop in properties.items() if nullable(prop)} == {"url", "repo_url"}
+    assert not any("default" in properties[name] for name in NOT_NULLABLE)
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"title": "Hello, world"}, {"tags": ["python", "lambda"], "featured": True}]
+)
+def test_an_empty_or_no_op_patch_changes_nothing(
+    client: LambdaClient, body: dict[str, Any]
+) -> None:
+    created = _create(client, **SAMPLE_PROJECT)
+    response = client.patch("/projects/hello-world", body, admin=True)
+    assert (response.status, response.json()) == (200, created)
+    assert client.get("/projects/hello-world").json() == created
+
+
+def test_a_tag_order_change_is_a_change(client: LambdaClient) -> None:
+    created = _create(client, **SAMPLE_PROJECT)
+    response = client.patch("/projects/hello-world", {"tags": ["lambda", "python"]}, admin=True)
+    assert response.json()["tags"] == ["lambda", "python"]
+    assert response.json()["updated_at"] > created["updated_at"]

@@ -58,3 +58,55 @@ def test_invalid_value_stops_start_up_naming_the_variable(
 def test_settings_are_immutable() -> None:
     with pytest.raises(ValueError, match="frozen"):
         Settings().log_level = "DEBUG"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        (
+            "postgres://u:p%40ss@db.example:5432/app",
+            "postgresql+psycopg2://u:p%40ss@db.example:5432/app",
+        ),
+        (
+            "postgresql://u@db.example/app?sslmode=require",
+            "postgresql+psycopg2://u@db.example/app?sslmode=require",
+        ),
+        ("postgresql+psycopg2://u@db.example/app", "postgresql+psycopg2://u@db.example/app"),
+        ("POSTGRES://u@db.example/app", "postgresql+psycopg2://u@db.example/app"),
+        ("sqlite:///./local.db", "sqlite:///./local.db"),
+        ("sqlite://", "sqlite://"),
+    ],
+)
+def test_common_database_url_forms_use_the_installed_driver(
+    monkeypatch: pytest.MonkeyPatch, given: str, used: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", given)
+    assert load_settings().database_url == used
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://u:secret@db.example/app",
+        "postgresql+asyncpg://u:secret@db.example/app",
+        "postgresql+psycopg://u:secret@db.example/app",
+        "db.example:5432/app",
+        "postgresql://u:secret@db.example:port/app",
+    ],
+)
+def test_other_database_urls_stop_start_up_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(SettingsError, match="DATABASE_URL") as raised:
+        load_settings()
+    assert "secret" not in str(raised.value)
+
+
+def test_a_postgres_url_builds_an_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.db import build_engine
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@127.0.0.1:1/app")
+    engine = build_engine(load_settings())
+    assert engine.dialect.driver == "psycopg2"
+    engine.dispose()

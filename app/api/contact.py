@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from app import crud, idempotency, schemas
 from app.api.params import IdempotencyKey
@@ -18,14 +18,18 @@ router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERROR
 
 @router.post("", status_code=202, response_model=schemas.ContactReceipt, responses=BODY_ERRORS)
 async def send_message(
+    request: Request,
     data: schemas.ContactCreate,
     conn: DbConnection,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
+    # Anonymous callers are told apart by source address (API Gateway's sourceIp), so one
+    # visitor's key never replays, or blocks, another's message.
+    caller = f"ip:{request.client.host}" if request.client else "ip:"
     guard = idempotency.Guard.for_request(
-        conn, key=idempotency_key, scope="POST /contact", body=data.model_dump()
+        conn, key=idempotency_key, scope="POST /contact", caller=caller, body=data.model_dump()
     )
-    if (replayed := guard.replayed()) is not None:
+    if (replayed := guard.claim()) is not None:
         return replayed
     receipt = {"id": crud.create_contact_message(conn, data=data), "status": "received"}
     guard.remember(202, receipt)

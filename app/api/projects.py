@@ -67,13 +67,14 @@ async def create_project(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     guard = idempotency.Guard.for_request(
-        conn, key=idempotency_key, scope="POST /projects", body=data.model_dump()
+        conn, key=idempotency_key, scope="POST /projects", caller="admin", body=data.model_dump()
     )
-    if (replayed := guard.replayed()) is not None:
+    if (replayed := guard.claim()) is not None:
         return replayed
-    if crud.get_project(conn, slug=data.slug, published_only=False) is not None:
+    created = crud.create_project(conn, data=data)
+    if created is None:
         raise HTTPException(409, f"project {data.slug!r} already exists")
-    project = schemas.ProjectPublic.model_validate(crud.create_project(conn, data=data))
+    project = schemas.ProjectPublic.model_validate(created)
     guard.remember(201, project.model_dump(mode="json"))
     return project
 

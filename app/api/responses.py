@@ -13,8 +13,9 @@ DATABASE_ERRORS: Responses = {
     503: {"model": ErrorBody, "description": "Database unavailable, try again shortly"},
 }
 
-# Every route that reads a JSON body. 422 is either FastAPI's list of validation errors or
-# a sentence (e.g. an Idempotency-Key reused with another body), hence ErrorBody for both.
+# Every route that reads a JSON body. 422 is either the list of validation problems (type,
+# loc, msg: never the input, app/errors.py) or a sentence (e.g. an Idempotency-Key reused
+# with another body), hence ErrorBody for both.
 BODY_ERRORS: Responses = {
     400: {"model": ErrorBody, "description": "Body is not UTF-8 JSON"},
     413: {"model": ErrorBody, "description": "Body over the size limit"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -94,3 +95,15 @@ def test_added_bytes_above_the_base_stay_under_budget(image: BuiltImage) -> None
     added = int(image.inspect()["Size"]) - int(image.inspect(image.base)["Size"])
     FIGURES["bytes added above base"] = f"{added:,} ({added / 1e6:.1f} MB; base {image.base})"
     assert added < BUDGET_BYTES
+
+
+def test_the_rds_ca_bundle_is_shipped_where_db_sslrootcert_points(image: BuiltImage) -> None:
+    from tests.conftest import ROOT
+
+    script = (
+        "import hashlib; from app.settings import DEFAULT_SSLROOTCERT as p; "
+        "print(p, hashlib.sha256(open(p, 'rb').read()).hexdigest())"
+    )
+    out = engine("run", "--rm", "--entrypoint", "python", image.tag, "-c", script).stdout.split()
+    shipped = (ROOT / "certs" / "rds-ca-bundle.pem").read_bytes()
+    assert out == ["/var/task/certs/rds-ca-bundle.pem", hashlib.sha256(shipped).hexdigest()]

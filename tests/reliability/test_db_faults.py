@@ -144,11 +144,11 @@ def test_project_write_killed_midway_leaves_nothing(make_client: Any, faults: Fa
 def test_contact_write_killed_midway_then_retried_once(make_client: Any, faults: FaultDB) -> None:
     client = _client(make_client, faults)
     key = {"idempotency-key": "contact-1"}
-    # The message row is inserted, then the idempotency record waits on the lock.
+    # The idempotency key is claimed (a row written), then the message waits on the lock.
     statement, wrote = _killed_while_waiting_on(
-        faults, "idempotency_keys", lambda: client.post("/contact", _contact(1), headers=key)
+        faults, "contact_messages", lambda: client.post("/contact", _contact(1), headers=key)
     )
-    assert statement.startswith("INSERT INTO idempotency_keys")
+    assert statement.startswith("INSERT INTO contact_messages")
     assert wrote
     assert faults.scalar("SELECT count(*) FROM contact_messages") == 0
     assert faults.scalar("SELECT count(*) FROM idempotency_keys") == 0

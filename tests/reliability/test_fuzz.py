@@ -266,6 +266,11 @@ UNDOCUMENTED_CONSTRAINTS = [
     ("/projects", "post", {"slug": "a", "title": " "}),
     ("/contact", "post", {"name": "a", "email": "a", "message": "b"}),
     ("/contact", "post", {"name": " ", "email": "a@example.com", "message": "b"}),
+    # Python's re counts U+001C..U+001F as whitespace, Rust's regex does not (issue 10).
+    ("/projects", "post", {"slug": "a", "title": "\x1f"}),
+    ("/projects", "post", {"slug": "a", "title": "t", "body": "\x1b[31m"}),
+    ("/contact", "post", {"name": "\u2800\u200b", "email": "a@example.com", "message": "b"}),
+    ("/contact", "post", {"name": "a", "email": "a@example.com", "message": "\ud800"}),
 ]
 
 

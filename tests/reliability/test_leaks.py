@@ -105,6 +105,10 @@ def test_500_body_is_exact_whatever_the_exception_says(
     assert (response.status, response.text) == (500, '{"detail":"internal server error"}')
     assert response.headers["cache-control"] == NO_STORE
     assert ADMIN_TOKEN not in caplog.text
+    # Logged by type and location only: the message may quote SQL, secrets or user input.
+    assert "SELECT secret" not in caplog.text
+    assert DB_PASSWORD not in caplog.text
+    assert f"unhandled exception: {type(failure).__name__}" in caplog.text
 
 
 def test_database_error_with_sql_is_a_plain_500(

@@ -211,11 +211,13 @@ def env_vars(
     local = {
         "DATABASE_URL": container_url,
         "DATABASE_SECRET_ARN": "",
-        "DB_IAM_AUTH": "false",
         "DB_HOST": "",
         "DB_PORT": "",
         "DB_NAME": "",
         "DB_USER": "",
+        # The template's create mode connects with IAM auth over verified TLS; locally the
+        # URL's plaintext database: "" is unset (IAM off, libpq's default sslmode).
+        "DB_IAM_AUTH": "",
         "DB_SSLMODE": "",
         "ADMIN_TOKEN_SHA256": ADMIN_TOKEN_SHA256,
         "SCHEMA_REVISION": "",

@@ -1,0 +1,124 @@
+"""Time limits on database work: a statement timeout per transaction, a deadline per request.
+
+The statement timeout is set with `SET LOCAL` in each transaction, not with the libpq
+`options=-c statement_timeout=...` startup parameter: RDS Proxy refuses startup options
+("RDS Proxy currently doesn't support command-line options") and PgBouncer closes the
+connection unless told to ignore them; a session-level `SET` would pin an RDS Proxy session
+(https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy-pinning.html) and leak
+into other clients' transactions behind PgBouncer's transaction pooling. `SET LOCAL` ends with
+its transaction, so it is right with or without a pooler.
+
+A statement timeout bounds one statement; a request may run several (`POST /projects` up to
+eight). The deadline bounds them together: inside a Lambda invocation it is the remaining time
+less a margin, and when a statement could run past it, the statement's timeout is lowered to
+what is left. A slow database then ends the request with a JSON 503 while the function still
+runs, instead of Lambda killing it and API Gateway answering with its own non-JSON error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine
+
+# Kept back from the invocation's remaining time: enough to roll back, log and answer.
+MARGIN_SECONDS = 1.0
+# libpq treats connect_timeout values below 2 as 2.
+_LIBPQ_MIN_CONNECT_TIMEOUT = 2
+# The statement timeout SET in the current transaction (per DBAPI connection; reset at BEGIN).
+_SET_MS = "portfolio.statement_timeout_ms"
+
+_deadline: ContextVar[float | None] = ContextVar("portfolio_db_deadline", default=None)
+
+
+class DeadlineExceeded(sa_exc.TimeoutError):
+    """The request's time is up before its database work is; answered as a 503."""
+
+
+def deadline_of(context: Any) -> float | None:
+    """The `time.monotonic()` by which database work must end in this Lambda invocation.
+
+    `context` is Lambda's context object (Mangum puts it in the ASGI scope as
+    `aws.context`); None outside Lambda, where only the statement timeout applies.
+    """
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return time.monotonic() + float(remaining()) / 1000 - MARGIN_SECONDS
+
+
+@contextlib.contextmanager
+def deadline(at: float | None) -> Iterator[None]:
+    """Bound the database work done inside the block (in this context) by `at`."""
+    token = _deadline.set(at)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def seconds_left() -> float | None:
+    """Seconds until the current deadline (negative when past), or None without one."""
+    at = _deadline.get()
+    return None if at is None else at - time.monotonic()
+
+
+def install(engine: Engine, statement_timeout_ms: int) -> None:
+    """Enforce `statement_timeout_ms` and the current deadline on every statement of `engine`.
+
+    Register this before any `do_connect` hook that connects by itself (the credential hooks),
+    so that its bound on the connect timeout is in the parameters they use.
+    """
+    event.listen(engine, "do_connect", _bound_connect_timeout)
+    event.listen(engine, "begin", _new_transaction)
+    event.listen(engine, "before_cursor_execute", _limiter(statement_timeout_ms))
+
+
+def _bound_connect_timeout(_dialect: Any, _record: Any, _cargs: Any, cparams: Any) -> None:
+    left = seconds_left()
+    if left is None:
+        return
+    if left <= 0:
+        raise DeadlineExceeded("no time left to connect to the database")
+    configured = int(cparams.get("connect_timeout") or 0)
+    bound = max(_LIBPQ_MIN_CONNECT_TIMEOUT, math.ceil(left))
+    cparams["connect_timeout"] = min(configured, bound) if configured else bound
+
+
+def _new_transaction(connection: Connection) -> None:
+    # SET LOCAL ends with the transaction: the next statement sets the timeout again.
+    connection.info.pop(_SET_MS, None)
+
+
+def _limiter(statement_timeout_ms: int) -> Any:
+    def before_cursor_execute(
+        connection: Connection,
+        cursor: Any,
+        _statement: str,
+        _parameters: Any,
+        _context: Any,
+        _executemany: bool,
+    ) -> None:
+        timeout_ms = statement_timeout_ms
+        left = seconds_left()
+        if left is not None:
+            left_ms = int(left * 1000)
+            if left_ms <= 0:
+                raise DeadlineExceeded("the request's time for database work is up")
+            timeout_ms = min(timeout_ms, left_ms)
+        if connection.info.get(_SET_MS) != timeout_ms:
+            # On the statement's connection (a plain cursor: the statement's own may be a
+            # server-side one), so it runs in the same transaction; an error here is wrapped
+            # by SQLAlchemy like the statement's.
+            with cursor.connection.cursor() as setter:
+                setter.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+            connection.info[_SET_MS] = timeout_ms
+
+    return before_cursor_execute

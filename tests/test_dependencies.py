@@ -1,0 +1,56 @@
+"""The rules app/db.py relies on under a multi-request server, checked on the app itself:
+every route and dependency is async (none goes through the threadpool while a connection is
+held), and the pool is sized for the server it runs in (issue 10, item 2)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi.routing import APIRoute
+
+from app.lambda_adapter import LambdaAdapter
+from app.main import create_app
+from app.settings import Settings
+
+
+def _calls(dependant: Any) -> Iterator[Any]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
+
+
+def _api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # an included router (FastAPI >= 0.160)
+            yield from _api_routes(route.original_router.routes)
+
+
+def test_every_route_and_dependency_is_async() -> None:
+    app = create_app(Settings(database_url="sqlite://"))
+    routes = list(_api_routes(app.routes))
+    assert len(routes) >= 9
+    sync = [
+        f"{route.path}: {getattr(call, '__name__', call)}"
+        for route in routes
+        for call in [route.endpoint, *_calls(route.dependant)]
+        if not (inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call))
+    ]
+    assert sync == []
+
+
+def test_one_connection_per_lambda_environment_more_under_a_server(database_url: str) -> None:
+    settings = Settings(database_url=database_url)
+    adapter = LambdaAdapter(settings)
+    try:
+        assert adapter.state["engine"].pool.size() == 1
+    finally:
+        adapter.shutdown()
+    from app.db import build_engine
+
+    engine = build_engine(settings)
+    assert engine.pool.size() == settings.db_pool_size == 5  # type: ignore[attr-defined]
+    engine.dispose()
