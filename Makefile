@@ -4,21 +4,25 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# `make run` and `make migrate`: requirements.txt plus uvicorn, none of the development tools.
+RUN_VENV ?= .venv-run
+RUN_PORT ?= 8000
 ARCH ?= $(shell uname -m | sed -e 's/x86_64/amd64/' -e 's/aarch64/arm64/')
 IMAGE ?= portfolio-backend:latest
 EVENT ?= events/http-v2/get-health.json
 PYTEST_ARGS ?=
-# Podman set-up (as root) unless a Docker daemon already answers.
-CONTAINERS := docker info >/dev/null 2>&1 || bash scripts/setup-containers.sh
+# What the machine needs (Debian packages; podman unless a Docker daemon answers): see the script.
+SETUP := bash scripts/setup.sh
 # The quick loop: everything that needs no container engine.
 FAST := not image and not sam and not arm64 and not slow
 
-.PHONY: help venv run migrate test test-fast lint format fuzz events image base-image local invoke bench clean
+.PHONY: help venv run migrate seed test test-fast lint format fuzz events image base-image postgres-image local invoke bench clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(SETUP) run
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.txt
@@ -27,17 +31,28 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed ## Create the virtualenv with runtime and dev dependencies
 
-run: venv migrate ## Serve the API on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set)
-	$(VENV)/bin/uvicorn --factory app.main:create_app --host 127.0.0.1 --port 8000 --reload
+$(RUN_VENV)/.installed: requirements.txt requirements-serve.txt
+	$(SETUP) run
+	python3 -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/pip install --quiet --require-hashes -r requirements.txt -r requirements-serve.txt
+	touch $@
 
-migrate: venv ## Apply migrations to DATABASE_URL (the local SQLite file by default)
-	$(PY) -m app.migrate
+run: migrate ## Serve the API on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set)
+	$(RUN_VENV)/bin/uvicorn app.main:app --host 127.0.0.1 --port $(RUN_PORT) \
+		--reload --reload-dir app --reload-dir migrations
+
+migrate: $(RUN_VENV)/.installed ## Apply migrations to DATABASE_URL (the local SQLite file by default)
+	$(RUN_VENV)/bin/python -m app.migrate
+
+seed: migrate ## Add sample projects to DATABASE_URL (the local SQLite file by default)
+	$(RUN_VENV)/bin/python -m scripts.seed
 
 test: venv lint ## Lint, then the whole suite: service, image, SAM, arm64 (sets up what it needs)
-	$(CONTAINERS)
+	$(SETUP) test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: venv ## The suite without container builds (a minute or two)
+test-fast: venv ## The suite without container builds (about a minute)
+	$(SETUP) fast
 	$(PY) -m pytest -m "$(FAST)" $(PYTEST_ARGS)
 
 lint: venv ## ruff, mypy and hadolint
@@ -59,18 +74,21 @@ events: venv ## Regenerate events/ from scripts/generate_events.py
 base-image: ## Build the offline stand-in for python:3.11-slim (ARCH=arm64 for arm64)
 	ARCH=$(ARCH) bash scripts/engine.sh base-image
 
+postgres-image: ## Offline stand-in for postgres:16-alpine (docker-compose.yml's POSTGRES_IMAGE)
+	ARCH=$(ARCH) bash scripts/postgres-image.sh
+
 image: ## Build $(IMAGE) for ARCH (host architecture by default)
 	ARCH=$(ARCH) bash scripts/engine.sh build $(IMAGE)
 
-local: ## Run the image under the real Lambda emulator on port 9000
-	ARCH=$(ARCH) bash scripts/engine.sh run-local $(IMAGE)
+local: venv ## Run the image under the real Lambda emulator on port 9000, on a migrated database
+	ARCH=$(ARCH) MIGRATE=1 bash scripts/engine.sh run-local $(IMAGE)
 
-invoke: ## POST EVENT (a file in events/) to the local emulator and print the response
+invoke: ## POST EVENT (a file in events/, with or without the events/ prefix) to `make local`
 	bash scripts/engine.sh invoke $(EVENT)
 
 bench: venv ## Cold-start benchmark of the image against the alternatives (bench/)
-	$(CONTAINERS)
+	$(SETUP) test
 	$(PY) bench/coldstart.py $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv, caches and the local SQLite file
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam portfolio.db
+	rm -rf $(VENV) $(RUN_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam portfolio.db

@@ -1,7 +1,14 @@
-"""The FastAPI application: routers, middleware, error handlers and the database lifespan."""
+"""The FastAPI application: routers, middleware, error handlers and the database lifespan.
+
+`create_app()` is the factory (the Lambda adapter and the tests call it with their settings);
+`app` is the same app built from the environment on first access, for `uvicorn app.main:app`.
+It is built lazily (PEP 562 module `__getattr__`) so that importing this module, which the
+Lambda handler does during INIT, builds nothing twice and costs no more than before.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,13 +18,22 @@ from fastapi import FastAPI
 from app import errors
 from app.api import contact, health, projects
 from app.db import build_engine
+from app.head import HeadAsGet
 from app.middleware import AccessLog, BodySizeLimit, InternalErrors, ResponseHeaders
 from app.settings import Settings, get_settings
+
+logger = logging.getLogger("app")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the engine is made in the lifespan and disposed when it ends."""
     settings = settings or get_settings()
+    for name in settings.unresolved_references:
+        logger.warning(
+            "%s is an unresolved deploy-time reference (SAM CLI cannot resolve it): "
+            "treated as unset, admin routes answer 503",
+            name,
+        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -54,7 +70,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
             max_age=600,
         )
+    app.add_middleware(HeadAsGet)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ResponseHeaders)
     app.add_middleware(AccessLog)
     return app
+
+
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str) -> FastAPI:
+    """`app.main.app`: the app of `get_settings()`, built on first access and then kept."""
+    global _app  # noqa: PLW0603 - the module is the cache, as uvicorn looks the name up here
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _app is None:
+        _app = create_app()
+    return _app

@@ -6,11 +6,14 @@ import functools
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Unset DATABASE_URL means "run on a laptop": a SQLite file in the working directory.
 DEFAULT_DATABASE_URL = "sqlite:///./portfolio.db"
+# How a CloudFormation dynamic reference starts. CloudFormation replaces it at deploy time;
+# SAM CLI's local commands cannot and pass the text through as the variable's value.
+DYNAMIC_REFERENCE_PREFIX = "{{resolve:"
 # The RDS CA bundle shipped with the code: certs/ in the repository, /var/task/certs in the image.
 DEFAULT_SSLROOTCERT = str(Path(__file__).resolve().parent.parent / "certs" / "rds-ca-bundle.pem")
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
@@ -80,6 +83,13 @@ class Settings(BaseSettings):
     # log level of Lambda's advanced logging controls.
     aws_lambda_runtime_api: str | None = None
     aws_lambda_log_level: str | None = None
+    # "true" in every container SAM CLI runs (`sam local invoke/start-api`), never on AWS: SAM
+    # CLI's answer to https://github.com/aws/aws-sam-cli/issues/6 (set in its
+    # samcli/local/lambdafn/env_vars.py, beside the AWS_LAMBDA_* variables it emulates).
+    aws_sam_local: bool = False
+
+    # Variables left unset because SAM CLI passed an unresolved dynamic reference (see below).
+    _unresolved: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("database_url")
     @classmethod
@@ -112,6 +122,8 @@ class Settings(BaseSettings):
     def _is_sha256_hex(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
+        if value.startswith(DYNAMIC_REFERENCE_PREFIX):
+            return value  # judged with AWS_SAM_LOCAL in _unresolved_references
         value = value.strip().lower()
         if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
             raise ValueError("must be the 64-character hex SHA-256 digest of the admin token")
@@ -142,6 +154,30 @@ class Settings(BaseSettings):
             return "verify-full"
         return None
 
+    @model_validator(mode="after")
+    def _unresolved_references(self) -> Settings:
+        # Under SAM CLI an unresolved reference must not stop INIT: the variable counts as unset
+        # (admin routes answer 503) and the app logs its name. On AWS CloudFormation resolves
+        # every reference during the stack operation, which fails when the parameter is missing
+        # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references.html),
+        # so reference text in a deployed function is a mistake: refuse it.
+        value = self.admin_token_sha256
+        if value is None or not value.startswith(DYNAMIC_REFERENCE_PREFIX):
+            return self
+        if not self.aws_sam_local:
+            raise ValueError(
+                "ADMIN_TOKEN_SHA256 is an unresolved dynamic reference; "
+                "it must be the 64-character hex SHA-256 digest of the admin token"
+            )
+        object.__setattr__(self, "admin_token_sha256", None)  # frozen model, still validating
+        self._unresolved = ("ADMIN_TOKEN_SHA256",)
+        return self
+
+    @property
+    def unresolved_references(self) -> tuple[str, ...]:
+        """Variables SAM CLI left as unresolved deploy-time references (treated as unset)."""
+        return self._unresolved
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -168,7 +204,7 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}".lstrip(": ")
             for error in exc.errors()
         )
         raise SettingsError(f"invalid configuration: {problems}") from None

@@ -17,8 +17,10 @@
 # ENGINE=docker|podman forces the engine; DRY_RUN=1 prints the commands that change
 # something instead of running them (probes are skipped and assume the real base is available);
 # run-local reads PORT (9000), NAME (portfolio-local), DETACH=1, NETWORK (host|bridge),
-# DATABASE_URL (a SQLite file in /tmp), ENV_FILE (extra variables) and HANDLER (handler.handler;
-# handler.migrate runs the migrations); PYTHON is the interpreter that has aws-sam-cli.
+# DATABASE_URL (a SQLite file in /tmp), ENV_FILE (extra variables), HANDLER (handler.handler;
+# handler.migrate runs the migrations) and MIGRATE=1 (migrate DATABASE_URL when the function
+# starts, as `make local` does); PYTHON is the interpreter that has aws-sam-cli. invoke takes a
+# path, or a path under events/ (http-v2/get-health.json).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -149,13 +151,14 @@ cmd_rie_path() {
 
 cmd_run_local() {
     local tag=${1:-$DEFAULT_TAG} arch rie engine port=${PORT:-9000} name=${NAME:-portfolio-local}
+    local database_url=${DATABASE_URL:-sqlite:////tmp/portfolio.db}
     arch=$(oci_arch "${2:-}")
     engine=$(detect_engine)
     rie=$(cmd_rie_path "$arch")
     local args=(--rm --name "$name" --platform "linux/$arch"
         # What Lambda gives a function: a read-only root, a writable /tmp, no privileges.
         --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges
-        -e "DATABASE_URL=${DATABASE_URL:-sqlite:////tmp/portfolio.db}"
+        -e "DATABASE_URL=$database_url"
         -v "$rie:/rie:ro" --entrypoint /rie)
     [[ -n ${ENV_FILE:-} ]] && args+=(--env-file "$ENV_FILE")
     [[ -n ${DETACH:-} ]] && args+=(--detach)
@@ -170,19 +173,37 @@ cmd_run_local() {
     else
         args+=(-p "127.0.0.1:$port:8080")
     fi
+    local runtime=(python -m awslambdaric "${HANDLER:-handler.handler}")
+    if [[ -n ${MIGRATE:-} ]]; then
+        # The emulator starts the runtime at the first event: migrate right before it, in the
+        # same container, so a database in its /tmp is ready for the routes that need one.
+        runtime=(sh -c 'python -m app.migrate >&2 && exec "$@"' migrate "${runtime[@]}")
+    fi
+    log "database: $(describe_database "$database_url")${MIGRATE:+, migrated when the function starts}"
     log "emulator on http://localhost:$port/2015-03-31/functions/function/invocations (make invoke EVENT=...)"
     if [[ $engine == podman ]]; then
         # shellcheck disable=SC2046
-        run $(podman_cmd) run "${args[@]}" "$tag" "${rie_args[@]}" python -m awslambdaric "${HANDLER:-handler.handler}"
+        run $(podman_cmd) run "${args[@]}" "$tag" "${rie_args[@]}" "${runtime[@]}"
     else
-        run docker run "${args[@]}" "$tag" "${rie_args[@]}" python -m awslambdaric "${HANDLER:-handler.handler}"
+        run docker run "${args[@]}" "$tag" "${rie_args[@]}" "${runtime[@]}"
     fi
+}
+
+# A database URL for humans, without its password.
+describe_database() {
+    case "$1" in
+        sqlite:////tmp/*) echo "SQLite file ${1#sqlite:///} in the container's tmpfs (gone when it stops; DATABASE_URL=... for PostgreSQL)" ;;
+        sqlite*) echo "SQLite ${1#sqlite:///}" ;;
+        *) echo "${1%%://*}://$(sed -E 's#^[^/]*//([^:@/]*)(:[^@/]*)?@#\1@#' <<<"$1" | sed -E 's#^[^/]*//##')" ;;
+    esac
 }
 
 cmd_invoke() {
     local event=${1:-} port=${PORT:-9000}
     [[ -n $event ]] || die "usage: engine.sh invoke EVENT_FILE"
-    [[ -f $event ]] || die "no such event file: $event"
+    # The README names events by their path under events/; a path from the repository works too.
+    [[ -f $event || ! -f $ROOT/events/$event ]] || event=$ROOT/events/$event
+    [[ -f $event ]] || die "no such event file: $event (nor events/$event)"
     run curl -sS --fail-with-body -X POST -H 'Content-Type: application/json' --data-binary "@$event" \
         "http://localhost:$port/2015-03-31/functions/function/invocations"
     echo

@@ -8,7 +8,9 @@ set -euo pipefail
 SOCKET_PATH=/run/podman/podman.sock
 CONF=/etc/containers/containers.conf
 MARKER="# managed by portfolio-backend scripts/setup-containers.sh"
-PACKAGES=(podman buildah runc debootstrap qemu-user-static binfmt-support curl ca-certificates)
+# dnsname: containers on one podman (CNI) network find each other by service name (Compose).
+PACKAGES=(podman buildah runc debootstrap qemu-user-static binfmt-support curl ca-certificates
+    golang-github-containernetworking-plugin-dnsname)
 
 log() { printf 'setup-containers: %s\n' "$*" >&2; }
 

@@ -90,7 +90,7 @@ def test_unknown_route_and_wrong_method_are_json(client: LambdaClient) -> None:
     assert (missing.status, missing.json()) == (404, {"detail": "Not Found"})
     wrong = client.request("PUT", "/health")
     assert (wrong.status, wrong.json()) == (405, {"detail": "Method Not Allowed"})
-    assert wrong.headers["allow"] == "GET"
+    assert wrong.headers["allow"] == "GET, HEAD"  # HEAD is answered wherever GET is
 
 
 def test_body_over_256_kib_is_413(client: LambdaClient) -> None:

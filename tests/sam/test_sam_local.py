@@ -5,8 +5,8 @@ unix:///run/podman/podman.sock, started by scripts/setup-containers.sh) and agai
 suite's PostgreSQL, reached over the host network.
 
 The template is built as shipped except for three local adjustments, made on a copy:
-- Architecture=x86_64 (parameter override): this host is x86_64; the arm64 image is exercised
-  under emulation by tests/image/.
+- Architectures: [x86_64] in Globals (the README's one-line edit for x86_64): this host is
+  x86_64; the arm64 image is exercised under emulation by tests/image/ and test_sam_local_bare.
 - DockerContext becomes the absolute repository path (the copy lives in a temporary folder).
 - DockerBuildArgs name the base to build on: the base scripts/engine.sh resolves (the offline
   stand-in when the registry cannot be reached), extended with this host's CA bundle so that
@@ -175,6 +175,9 @@ def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = _base_with_host_ca(work)
     text = (ROOT / "template.yaml").read_text()
     assert text.count("      DockerContext: .\n") == 2 and text.count("DockerBuildArgs: {}") == 2
+    x86 = "\n    Architectures: [x86_64]\n"
+    assert text.count("\n    Architectures: [arm64]\n") == 1
+    text = text.replace("\n    Architectures: [arm64]\n", x86)
     args = json.dumps({"BASE": base})
     text = text.replace("      DockerContext: .\n", f"      DockerContext: {ROOT}\n").replace(
         "DockerBuildArgs: {}", f"DockerBuildArgs: {args}"
@@ -188,8 +191,6 @@ def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(work / "template.yaml"),
             "--build-dir",
             str(work / "build"),
-            "--parameter-overrides",
-            "Architecture=x86_64",
         ],
         _sam_env(work),
         1800,
@@ -211,6 +212,9 @@ def env_vars(
         "DATABASE_URL": container_url,
         "DATABASE_SECRET_ARN": "",
         "DB_HOST": "",
+        "DB_PORT": "",
+        "DB_NAME": "",
+        "DB_USER": "",
         # The template's create mode connects with IAM auth over verified TLS; locally the
         # URL's plaintext database: "" is unset (IAM off, libpq's default sslmode).
         "DB_IAM_AUTH": "",
@@ -225,7 +229,7 @@ def env_vars(
     relay.close()
 
 
-PARAMETERS = ["--parameter-overrides", "Architecture=x86_64 AdminTokenDigestName=local"]
+PARAMETERS = ["--parameter-overrides", "AdminTokenDigestName=local"]
 
 
 def _invoke(sam_build: Path, env_vars: Path, function: str, event: Path) -> dict[str, Any]:
@@ -403,3 +407,35 @@ def test_start_api_serves_the_routes_over_http(start_api: str, seeded_db: Engine
         docs = client.get("/docs")
         assert docs.status_code == 200 and "/openapi.json" in docs.text
         assert client.get("/openapi.json").json()["info"]["title"] == "portfolio-backend"
+
+
+# -- a deploy-time dynamic reference SAM CLI cannot resolve --------------------------------------
+
+
+def test_unresolved_admin_digest_reference_starts_with_admin_closed(
+    sam_build: Path, env_vars: Path, seeded_db: Engine, tmp_path: Path
+) -> None:
+    # Without an --env-vars value for ADMIN_TOKEN_SHA256, SAM CLI hands the function the
+    # template's `{{resolve:ssm:...}}` text as it stands. INIT must survive it.
+    local = json.loads(env_vars.read_text())["ApiFunction"]
+    del local["ADMIN_TOKEN_SHA256"]
+    without_digest = tmp_path / "env.json"
+    without_digest.write_text(json.dumps({"ApiFunction": local}))
+    result = _run(
+        [
+            SAM, "local", "invoke", "ApiFunction",
+            "--template", str(sam_build),
+            "--event", str(EVENTS / "http-v2" / "post-project-admin.json"),
+            "--env-vars", str(without_digest),
+            "--parameter-overrides",
+            "AdminTokenDigestName=/portfolio/admin-token-sha256",
+        ],
+        _sam_env(sam_build.parent.parent),
+        300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    response = json.loads(result.stdout.strip().splitlines()[-1])
+    assert response["statusCode"] == 503, response
+    assert json.loads(response["body"]) == {"detail": "admin access is not configured"}
+    named = [line for line in result.stderr.splitlines() if "ADMIN_TOKEN_SHA256" in line]
+    assert len(named) == 1 and "unresolved" in named[0], result.stderr[-3000:]

@@ -1,0 +1,177 @@
+"""The rule: every command the README shows (its ```sh blocks) is run, as written, by a named
+test, or is listed below with the reason it cannot run here. A command added to the README
+without either fails this module, and so does a named test that no longer holds the command.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+
+import pytest
+
+from tests.workflows import readme
+from tests.workflows.support import ROOT
+
+# command -> the test that runs it, as written ("path::function").
+EXERCISED: dict[str, str] = {
+    "make run": "tests/workflows/test_make_run.py::test_make_run_on_a_fresh_tree",
+    "echo \"ADMIN_TOKEN_SHA256=$(printf %s 'local-admin-token' | sha256sum | cut -d' ' -f1)\""
+    " >> .env": "tests/workflows/test_make_run.py::test_make_run_on_a_fresh_tree",
+    "make seed": "tests/workflows/test_make_run.py::test_make_run_on_a_fresh_tree",
+    "DATABASE_URL=postgresql+psycopg2://portfolio:portfolio@localhost:5432/portfolio make migrate "
+    "run": "tests/workflows/test_make_run.py::test_make_migrate_run_on_postgresql",
+    "make test-fast": "tests/workflows/test_bare_debian.py::test_make_test_fast_on_bare_debian",
+    "make lint": "tests/workflows/test_make_run.py::test_make_lint_and_events_on_a_fresh_tree",
+    "make events": "tests/workflows/test_make_run.py::test_make_lint_and_events_on_a_fresh_tree",
+    "export LAMBDA_RIE=$(scripts/engine.sh rie-path)": (
+        "tests/workflows/test_compose.py::test_compose_up_serves_both_ports_and_down_leaves_nothing"
+    ),
+    "curl localhost:8000/health": (
+        "tests/workflows/test_compose.py::test_compose_up_serves_both_ports_and_down_leaves_nothing"
+    ),
+    "curl -d @events/http-v2/get-health.json localhost:9000/2015-03-31/functions/function/"
+    "invocations": (
+        "tests/workflows/test_compose.py::test_compose_up_serves_both_ports_and_down_leaves_nothing"
+    ),
+    "curl -X POST localhost:8000/projects -H 'Authorization: Bearer local-admin-token' -H "
+    "'content-type: application/json' -d "
+    """'{"slug":"hello","title":"Hello","summary":"First","body":"# Hi","published":true}'""": (
+        "tests/workflows/test_compose.py::test_compose_up_serves_both_ports_and_down_leaves_nothing"
+    ),
+    "make image && make local": "tests/workflows/test_make_local.py::test_make_local_and_invoke",
+    "make invoke EVENT=http-v2/get-projects.json": (
+        "tests/workflows/test_make_local.py::test_make_local_and_invoke"
+    ),
+    # python:3.11-slim cannot be pulled here: the copy's template names the offline base.
+    "sam build": "tests/sam/test_sam_local_bare.py::test_bare_invoke",
+    "sam local invoke MigrateFunction": ("tests/sam/test_sam_local_bare.py::test_bare_invoke"),
+    "sam local invoke ApiFunction -e events/http-v2/get-projects.json": (
+        "tests/sam/test_sam_local_bare.py::test_bare_invoke"
+    ),
+    "sam local start-api": "tests/sam/test_sam_local_bare.py::test_bare_start_api",
+    "TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))'); echo \"$TOKEN\"": (
+        "tests/workflows/test_readme_commands.py::test_the_token_recipe_prints_a_fresh_token"
+    ),
+}
+
+# Tests that read their command from the README themselves (the line, as written, at run time).
+READS_THE_README: dict[str, str] = {
+    "sed -i 's/^    Architectures: \\[arm64\\]$/    Architectures: [x86_64]/' template.yaml": (
+        "tests/sam/test_architecture.py::test_build_and_deploy_resolve_the_same_architecture"
+    ),
+}
+
+# command -> why no test runs it as written here (each names what runs instead, if anything).
+NOT_RUN_HERE: dict[str, str] = {
+    "make test": "the whole suite, this test included (it would run itself); CI runs it through "
+    ".ci/run, and its set-up step (scripts/setup.sh) is exercised by test_bare_debian.py",
+    "docker compose up --build": "no Docker daemon here: test_compose.py runs this line with "
+    "podman-compose in place of `docker compose` (same file, same arguments)",
+    "docker compose down -v": "no Docker daemon here: test_compose.py runs this line with "
+    "podman-compose in place of `docker compose`",
+    # AWS-account commands: nothing can be deployed from here.
+    "aws ssm put-parameter --name /portfolio/admin-token-sha256 --type String --value "
+    '"$(printf %s "$TOKEN" | sha256sum | cut -d\' \' -f1)"': "AWS account (SSM)",
+    "sam deploy --guided": "AWS account; the template is validated by tests/sam (cfn-lint, "
+    "sam validate, the SAM translator)",
+    "URL=$(aws cloudformation describe-stacks --stack-name portfolio-backend --query "
+    "\"Stacks[0].Outputs[?OutputKey=='ApiUrl'].OutputValue\" --output text)": "AWS account",
+    'curl "${URL}health"; curl "${URL}projects"': "a deployed stack's URL",
+    'curl -X POST "${URL}projects" -H "Authorization: Bearer $TOKEN" -H '
+    "'content-type: application/json' -d "
+    """'{"slug":"hello","title":"Hello","summary":"First","body":"# Hi","tags":[],"""
+    """"published":true}'""": "a deployed stack's URL",
+    "sam logs --stack-name portfolio-backend --tail": "AWS account (CloudWatch Logs)",
+    "aws rds describe-db-engine-versions --engine aurora-postgresql --query "
+    "'DBEngineVersions[].EngineVersion' --output text": "AWS account (RDS API)",
+    "sam deploy --parameter-overrides DbEngineVersion=17.9": "AWS account; the template with "
+    "that engine version is translated and linted by tests/sam",
+    "sam delete --stack-name portfolio-backend": "AWS account",
+    # The suite's own pytest invocations: `make test` runs these very tests.
+    ".venv/bin/python -m pytest tests/reliability": "part of the suite (make test runs it)",
+    "FUZZ_EXAMPLES=1000 .venv/bin/python -m pytest tests/reliability/test_fuzz.py": "part of the "
+    "suite at FUZZ_EXAMPLES' default; the long run is `make fuzz`",
+    ".venv/bin/python -m pytest -m image tests/image/test_reliability_load.py "
+    "tests/image/test_reliability_hardening.py": "part of the suite (make test runs it)",
+    ".venv/bin/python -m pytest -m slow tests/reliability/test_unicode_fuzz.py": "part of the "
+    "suite (its slow tier; make test runs it)",
+    "LOAD_INVOCATIONS=500 .venv/bin/python -m pytest -m image -s "
+    "tests/image/test_reliability_load.py": "part of the suite at LOAD_INVOCATIONS' default",
+}
+
+
+def test_every_readme_command_is_exercised_or_excused() -> None:
+    known = {*EXERCISED, *READS_THE_README, *NOT_RUN_HERE}
+    unaccounted = [c for c in readme.commands() if c not in known]
+    assert unaccounted == [], "README commands no test runs and no reason excuses"
+
+
+def test_the_lists_name_only_commands_the_readme_shows() -> None:
+    shown = set(readme.commands())
+    stale = [c for c in [*EXERCISED, *READS_THE_README, *NOT_RUN_HERE] if c not in shown]
+    assert stale == []
+    assert not set(EXERCISED) & set(NOT_RUN_HERE)
+    assert not set(READS_THE_README) & (set(EXERCISED) | set(NOT_RUN_HERE))
+
+
+@pytest.mark.parametrize("command", sorted(EXERCISED))
+def test_the_named_test_exists_and_holds_the_command(command: str) -> None:
+    path, _, name = EXERCISED[command].partition("::")
+    source = (ROOT / path).read_text()
+    functions = {
+        node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)
+    }
+    assert name in functions, f"{EXERCISED[command]} does not exist"
+    # The module passes the command through readme.command() (or holds it verbatim): the test
+    # runs what the README shows, and breaks when the README changes it.
+    literals = {
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    assert command in literals, f"{path} does not hold the command as written"
+
+
+@pytest.mark.parametrize("command", sorted(READS_THE_README))
+def test_the_named_test_exists_and_reads_the_readme(command: str) -> None:
+    path, _, name = READS_THE_README[command].partition("::")
+    source = (ROOT / path).read_text()
+    tree = ast.parse(source)
+    assert name in {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    assert "README.md" in source  # it takes the line from the README at run time
+
+
+def test_the_token_recipe_prints_a_fresh_token() -> None:
+    line = readme.command(
+        "TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))'); echo \"$TOKEN\""
+    )
+    runs = [
+        subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    ]
+    assert all(len(token.strip()) == 43 for token in runs)  # 32 bytes, URL-safe base64
+    assert runs[0] != runs[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("make run   # a comment", ["make run"]),
+        ('curl -d \'{"body":"# Hi"}\' x  # comment', ['curl -d \'{"body":"# Hi"}\' x']),
+        ("a \\\n  b", ["a b"]),
+    ],
+)
+def test_commands_are_read_the_way_the_shell_reads_them(
+    text: str, expected: list[str], tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    (root / "README.md").write_text(f"# x\n\n```sh\n{text}\n```\n\n```\nnot sh\n```\n")
+    monkeypatch.setattr(readme, "ROOT", root)
+    readme.commands.cache_clear()
+    try:
+        assert list(readme.commands()) == expected
+    finally:
+        readme.commands.cache_clear()
