@@ -17,6 +17,15 @@ from app import schemas
 from app.tables import contact_messages, project_tags, projects
 
 _PROJECT_COLUMNS = [c for c in projects.c if c.name != "id"]
+# List items are summaries: the body is neither read nor sent.
+_SUMMARY_COLUMNS = [c for c in projects.c if c.name != "body"]
+# Pinned (lowest position) first, then newest publication; drafts without a date last.
+_LIST_ORDER = (
+    projects.c.position.asc().nulls_last(),
+    projects.c.published_at.desc().nulls_last(),
+    projects.c.created_at.desc(),
+    projects.c.id.desc(),
+)
 
 
 def _now() -> dt.datetime:
@@ -51,7 +60,7 @@ def _tags_by_project(conn: Connection, ids: Sequence[int]) -> dict[int, list[str
 
 
 def _public(row: Row[Any], tags: list[str]) -> dict[str, Any]:
-    data = {c.name: getattr(row, c.name) for c in _PROJECT_COLUMNS}
+    data = {c.name: getattr(row, c.name) for c in _PROJECT_COLUMNS if c.name in row._fields}
     data["tags"] = tags
     return data
 
@@ -63,9 +72,15 @@ def list_projects(
     offset: int,
     tag: str | None = None,
     featured: bool | None = None,
+    published: bool | None = True,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Published projects, newest first, and how many match in all."""
-    where: list[ColumnElement[bool]] = [projects.c.published.is_(True)]
+    """Project summaries (no body) in list order, and how many match in all.
+
+    `published`: True for the public list, False for drafts only, None for both.
+    """
+    where: list[ColumnElement[bool]] = []
+    if published is not None:
+        where.append(projects.c.published.is_(published))
     if featured is not None:
         where.append(projects.c.featured.is_(featured))
     if tag is not None:
@@ -74,11 +89,7 @@ def list_projects(
         )
     total = conn.execute(select(func.count()).select_from(projects).where(*where)).scalar_one()
     rows = conn.execute(
-        select(projects)
-        .where(*where)
-        .order_by(projects.c.created_at.desc(), projects.c.id.desc())
-        .limit(limit)
-        .offset(offset)
+        select(*_SUMMARY_COLUMNS).where(*where).order_by(*_LIST_ORDER).limit(limit).offset(offset)
     ).all()
     tags = _tags_by_project(conn, [r.id for r in rows])
     return [_public(r, tags[r.id]) for r in rows], total
@@ -108,6 +119,8 @@ def create_project(conn: Connection, *, data: schemas.ProjectCreate) -> dict[str
     insert: ON CONFLICT waits for it). The caller's transaction makes the pair atomic."""
     now = _now()
     values = data.model_dump(exclude={"tags"})
+    if data.published and data.published_at is None:
+        values["published_at"] = now  # first publish
     project_id = conn.execute(
         dialect_insert(conn, projects)
         .values(**values, created_at=now, updated_at=now)
@@ -145,6 +158,16 @@ def update_project(
     )
     if tags is not None:
         _set_tags(conn, row.id, tags)
+    # First publish (or a publication date cleared while published): stamp it now.
+    conn.execute(
+        update(projects)
+        .where(
+            projects.c.id == row.id,
+            projects.c.published.is_(True),
+            projects.c.published_at.is_(None),
+        )
+        .values(published_at=_now())
+    )
     return get_project(conn, slug=changes.get("slug", slug), published_only=False)
 
 
@@ -162,18 +185,24 @@ def delete_project(conn: Connection, *, slug: str) -> bool:
 def create_contact_message(conn: Connection, *, data: schemas.ContactCreate) -> str:
     message_id = uuid.uuid4().hex
     conn.execute(
-        insert(contact_messages).values(id=message_id, created_at=_now(), **data.model_dump())
+        insert(contact_messages).values(
+            id=message_id, created_at=_now(), **data.model_dump(exclude={"website"})
+        )
     )
     return message_id
 
 
 def list_contact_messages(
-    conn: Connection, *, limit: int, offset: int
+    conn: Connection, *, limit: int, offset: int, unread: bool | None = None
 ) -> tuple[list[dict[str, Any]], int]:
-    total = conn.execute(select(func.count()).select_from(contact_messages)).scalar_one()
+    where = [] if unread is None else [contact_messages.c.read.is_(not unread)]
+    total = conn.execute(
+        select(func.count()).select_from(contact_messages).where(*where)
+    ).scalar_one()
     rows = (
         conn.execute(
             select(contact_messages)
+            .where(*where)
             .order_by(contact_messages.c.created_at.desc(), contact_messages.c.id.desc())
             .limit(limit)
             .offset(offset)
@@ -182,3 +211,24 @@ def list_contact_messages(
         .all()
     )
     return [dict(r) for r in rows], total
+
+
+def mark_contact_message(conn: Connection, *, message_id: str, read: bool) -> dict[str, Any] | None:
+    """Set a message's read flag; None when no message has this id."""
+    row = (
+        conn.execute(
+            update(contact_messages)
+            .where(contact_messages.c.id == message_id)
+            .values(read=read)
+            .returning(*contact_messages.c)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row is not None else None
+
+
+def delete_contact_message(conn: Connection, *, message_id: str) -> bool:
+    """Erase a message (spam, or an erasure request); False when no message has this id."""
+    result = conn.execute(delete(contact_messages).where(contact_messages.c.id == message_id))
+    return result.rowcount == 1

@@ -13,6 +13,8 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from app import metrics
+
 logger = logging.getLogger("app.errors")
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -23,6 +25,7 @@ def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
     logger.warning(
         "database unavailable: %s", type(error).__name__, extra={"path": request.url.path}
     )
+    metrics.for_app(request.app).count(metrics.DATABASE_UNAVAILABLE)  # alarmed on
     return JSONResponse(
         {"detail": "database unavailable, try again shortly"},
         status_code=503,

@@ -5,7 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 # Every rule is a pattern, so the published OpenAPI schema refuses exactly what the app
 # refuses. Patterns use explicit character classes, never \s or \w: engines disagree on
@@ -39,11 +48,15 @@ _NOT_BLANK = f"^[{_SPACE}{_INVISIBLE}]*{_VISIBLE_CHAR}{_TEXT_CHAR}*$"
 _EMAIL_CHAR = f"[^@{_CONTROL}{_SURROGATE}{_SPACE}{_INVISIBLE}]"
 _EMAIL_LAST = f"[^@.{_CONTROL}{_SURROGATE}{_SPACE}{_INVISIBLE}]"
 _EMAIL = f"^{_EMAIL_CHAR}+@{_EMAIL_CHAR}+\\.{_EMAIL_LAST}+$"
-# Printable ASCII only (RFC 3986; browsers percent-encode the rest): no spaces, controls or
-# look-alike and invisible characters in a link. The host part stops at / ? #.
-_HTTP_URL = (
-    r"^[hH][tT][tT][pP][sS]?://[\x21\x22\x24-\x2e\x30-\x3e\x40-\x7e]+(?:[/?#][\x21-\x7e]*)?$"
-)
+# URLs hold only the characters RFC 3986 allows in a URI (its unreserved and reserved sets
+# and "%"; anything else, including the printable " < > \ ^ ` { | } it excludes, is
+# percent-encoded), so each is one byte in the JSON answer and in Lambda's payload: this is
+# what bounds a list page (LIST_MAX_ITEMS in app/api/projects.py). The host part stops at
+# / ? #; no spaces, controls or look-alike and invisible characters in a link.
+_URI_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
+_AUTHORITY = r"[A-Za-z0-9\-._~%!$&'()*+,;=:@\[\]]+"
+_HTTP_URL = rf"^[hH][tT][tT][pP][sS]?://{_AUTHORITY}(?:[/?#]{_URI_CHARS}*)?$"
+_HTTPS_URL = rf"^[hH][tT][tT][pP][sS]://{_AUTHORITY}(?:[/?#]{_URI_CHARS}*)?$"
 
 # The body limit (MAX_BODY_BYTES, 256 KiB) must admit every valid document however it is
 # encoded: a client that escapes non-ASCII (Python's json.dumps) sends an astral character
@@ -58,6 +71,9 @@ Body = Annotated[str, StringConstraints(max_length=BODY_MAX_CHARS, pattern=_TEXT
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=SLUG_PATTERN)]
 HttpUrl = Annotated[str, StringConstraints(max_length=2048, pattern=_HTTP_URL)]
 Tags = Annotated[list[Tag], Field(max_length=20)]
+HttpsUrl = Annotated[str, StringConstraints(max_length=2048, pattern=_HTTPS_URL)]
+# Manual order for pinning: lower first, ahead of the date order; null means "not pinned".
+Position = Annotated[int, Field(ge=0, le=10_000)]
 
 
 def _unique_tags(tags: list[str]) -> list[str]:
@@ -69,7 +85,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
 
-class ProjectCreate(_Strict):
+class _ProjectPresentation(_Strict):
+    """How a project is shown: cover image, publication date, pinning (create and update)."""
+
+    cover_image_url: HttpsUrl | None = None
+    # Required with an image: alt text is what screen readers announce instead of it.
+    cover_image_alt: Title | None = None
+    # Set on first publish unless given; the public list is ordered by it, newest first.
+    published_at: AwareDatetime | None = None
+    position: Position | None = None
+
+
+class _NewProjectPresentation(_ProjectPresentation):
+    # The published schema says it too (JSON Schema's dependentRequired).
+    model_config = ConfigDict(
+        json_schema_extra={"dependentRequired": {"cover_image_url": ["cover_image_alt"]}}
+    )
+
+    @model_validator(mode="after")
+    def _alt_with_image(self) -> _NewProjectPresentation:
+        if self.cover_image_url is not None and self.cover_image_alt is None:
+            raise ValueError("cover_image_alt is required when cover_image_url is set")
+        return self
+
+
+class ProjectCreate(_NewProjectPresentation):
     slug: Slug
     title: Title
     summary: Summary = ""
@@ -94,9 +134,9 @@ def _not_nullable() -> Any:
     return Field(default=None, json_schema_extra=_no_default)
 
 
-class ProjectUpdate(_Strict):
-    """Every field optional; only the fields sent are changed. `url` and `repo_url` take null
-    (clearing the link); null for any other field is refused."""
+class ProjectUpdate(_ProjectPresentation):
+    """Every field optional; only the fields sent are changed. `url`, `repo_url` and the
+    presentation fields take null (clearing them); null for any other field is refused."""
 
     slug: Slug = _not_nullable()
     title: Title = _not_nullable()
@@ -109,24 +149,38 @@ class ProjectUpdate(_Strict):
     published: bool = _not_nullable()
 
 
-class ProjectPublic(BaseModel):
+class ProjectSummary(BaseModel):
+    """A list item: everything but the body (LIST_MAX_ITEMS in app/api/projects.py: its bound)."""
+
     slug: str
     title: str
     summary: str
-    body: str
     tags: list[str]
     url: str | None
     repo_url: str | None
+    cover_image_url: str | None
+    cover_image_alt: str | None
     featured: bool
     published: bool
+    published_at: dt.datetime | None
+    position: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class ProjectPublic(ProjectSummary):
+    body: str
 
 
 class ContactCreate(_Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NOT_BLANK)]
     email: Annotated[str, StringConstraints(max_length=254, pattern=_EMAIL)]
     message: Annotated[str, StringConstraints(min_length=1, max_length=5_000, pattern=_NOT_BLANK)]
+    # Honeypot: hidden from people by the site's form, so only bots fill it in. A filled one
+    # gets the usual 202 and nothing is stored.
+    website: Summary = Field(
+        default="", description="Leave empty: a form field hidden from people (a honeypot)."
+    )
 
 
 class ContactReceipt(BaseModel):
@@ -139,7 +193,13 @@ class ContactMessage(BaseModel):
     name: str
     email: str
     message: str
+    read: bool
     created_at: dt.datetime
+
+
+class ContactUpdate(_Strict):
+    # Strict: "yes" or 1 is a mistake to report, not a boolean to guess.
+    read: StrictBool
 
 
 ItemT = TypeVar("ItemT")

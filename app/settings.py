@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: Annotated[int, Field(ge=1024)] = 256 * 1024
 
+    # POST /contact: messages one client may send per window before it gets 429.
+    contact_rate_limit: Annotated[int, Field(ge=1, le=10_000)] = 5
+    contact_rate_window_seconds: Annotated[int, Field(ge=60, le=86_400)] = 3_600
+    # Key of the hash that stands for a client's address in the database. Unset: derived
+    # from ADMIN_TOKEN_SHA256, a deploy-time secret the database never holds either.
+    contact_client_key: str | None = None
+    # Set by Lambda: the dimension of the metrics the function emits (app/metrics.py).
+    aws_lambda_function_name: str | None = None
+
     # Lambda's own variables, consumed when fetching the database secret.
     aws_region: str | None = None
     aws_access_key_id: str | None = None

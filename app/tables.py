@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 
@@ -61,6 +62,12 @@ projects = Table(
     Column("published", Boolean, nullable=False),
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Presentation (migration 0003): a cover image with its alt text, the publication date
+    # the public list is ordered by, and a manual position that pins ahead of it.
+    Column("cover_image_url", String(2048)),
+    Column("cover_image_alt", String(200)),
+    Column("published_at", UTCDateTime),
+    Column("position", Integer),
 )
 
 # Tags in their own table: filtering by tag stays portable SQL and uses an index.
@@ -80,6 +87,19 @@ contact_messages = Table(
     Column("email", String(254), nullable=False),
     Column("message", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("read", Boolean, nullable=False, server_default=false()),
+)
+
+# POST /contact per client and window (migration 0003). The client is a keyed hash of its
+# address, never the address. One row per client with a message in the current window, so
+# the table is bounded by the distinct clients the route's throttle lets in per window;
+# expired rows are deleted as new messages arrive.
+contact_rate_limits = Table(
+    "contact_rate_limits",
+    metadata,
+    Column("client", String(64), primary_key=True),
+    Column("window_start", UTCDateTime, nullable=False, index=True),
+    Column("count", Integer, nullable=False),
 )
 
 # A retried POST with the same Idempotency-Key replays the stored answer instead of writing twice.

@@ -21,6 +21,10 @@ SOURCE_IP = "203.0.113.10"
 # The suite configures the digest of this token; never deploy with it.
 ADMIN_HEADER = "Bearer local-admin-token"
 TIME_EPOCH = 1795000000000
+# The contact message the suite seeds (tests/conftest.py), for the inbox events.
+MESSAGE_ID = "0123456789abcdef0123456789abcdef"
+# Routes template.yaml gives a route of their own; everything else reaches $default.
+OWN_ROUTES = {("POST", "/contact")}
 
 Request = dict[str, Any]
 
@@ -83,11 +87,13 @@ def http_v2(
     path = request["path"] if stage == "$default" else f"/{stage}{request['path']}"
     query = request.get("query") or {}
     body = _body(request)
+    route = (request["method"], request["path"])
+    route_key = " ".join(route) if route in OWN_ROUTES and domain == DOMAIN else "$default"
     if body is not None and base64_body:
         body = base64.b64encode(body.encode()).decode()
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": "&".join(f"{k}={v}" for k, v in query.items()),
         "headers": _headers(request, domain),
@@ -104,7 +110,7 @@ def http_v2(
                 "userAgent": "curl/8.5.0",
             },
             "requestId": "JKJaXmPLvHcESHA=",
-            "routeKey": "$default",
+            "routeKey": route_key,
             "stage": stage,
             "time": "27/Nov/2026:10:00:00 +0000",
             "timeEpoch": TIME_EPOCH,
@@ -190,6 +196,68 @@ ROUTES: dict[str, tuple[Request, int]] = {
     "get-openapi": ({"method": "GET", "path": "/openapi.json"}, 200),
 }
 
+# The owner's routes (drafts, preview, inbox, honeypot) in the two proxy formats API Gateway
+# sends, rather than in every source: each event is also a `sam local invoke` in tests/sam.
+OWNER_SOURCES = ("http-v2", "rest-v1")
+OWNER_ROUTES: dict[str, tuple[Request, int]] = {
+    "post-contact-honeypot": (
+        {
+            "method": "POST",
+            "path": "/contact",
+            "body": {
+                "name": "Bot",
+                "email": "bot@example.com",
+                "message": "Buy now.",
+                "website": "https://spam.example",
+            },
+        },
+        202,
+    ),
+    "get-projects-drafts-admin": (
+        {
+            "method": "GET",
+            "path": "/projects",
+            "query": {"status": "draft"},
+            "headers": {"authorization": ADMIN_HEADER},
+        },
+        200,
+    ),
+    "get-project-preview-admin": (
+        {
+            "method": "GET",
+            "path": "/projects/hello-world",
+            "headers": {"authorization": ADMIN_HEADER},
+        },
+        200,
+    ),
+    "get-contact-unread-admin": (
+        {
+            "method": "GET",
+            "path": "/contact",
+            "query": {"unread": "true"},
+            "headers": {"authorization": ADMIN_HEADER},
+        },
+        200,
+    ),
+    "patch-contact-admin": (
+        {
+            "method": "PATCH",
+            "path": f"/contact/{MESSAGE_ID}",
+            "headers": {"authorization": ADMIN_HEADER},
+            "body": {"read": True},
+        },
+        200,
+    ),
+    "delete-contact-admin": (
+        {
+            "method": "DELETE",
+            "path": f"/contact/{MESSAGE_ID}",
+            "headers": {"authorization": ADMIN_HEADER},
+        },
+        204,
+    ),
+}
+
 
 def valid_events() -> dict[str, tuple[dict[str, Any], int]]:
     events = {
@@ -197,6 +265,13 @@ def valid_events() -> dict[str, tuple[dict[str, Any], int]]:
         for source, build in SOURCES.items()
         for route, (request, status) in ROUTES.items()
     }
+    events.update(
+        {
+            f"{source}/{route}.json": (SOURCES[source](request), status)
+            for source in OWNER_SOURCES
+            for route, (request, status) in OWNER_ROUTES.items()
+        }
+    )
     # API Gateway's console test sends null header maps: valid, and must be served.
     no_headers = {**rest_v1(ROUTES["get-health"][0]), "headers": None, "multiValueHeaders": None}
     events["rest-v1/get-health-null-headers.json"] = (no_headers, 200)

@@ -167,6 +167,40 @@ def malformed_events() -> dict[str, tuple[Any, int]]:
             ),
             401,
         ),
+        "drafts-without-token.json": (
+            http_v2({"method": "GET", "path": "/projects", "query": {"status": "draft"}}),
+            401,
+        ),
+        "status-unknown.json": (
+            http_v2({"method": "GET", "path": "/projects", "query": {"status": "secret"}}),
+            422,
+        ),
+        "contact-id-not-hex.json": (
+            http_v2(
+                {
+                    "method": "PATCH",
+                    "path": "/contact/not-an-id",
+                    "headers": {"authorization": ADMIN_HEADER},
+                    "body": {"read": True},
+                }
+            ),
+            422,
+        ),
+        "cover-image-without-alt.json": (
+            http_v2(
+                {
+                    "method": "POST",
+                    "path": "/projects",
+                    "headers": {"authorization": ADMIN_HEADER},
+                    "body": {
+                        "slug": "no-alt",
+                        "title": "No alt",
+                        "cover_image_url": "https://img.example.com/a.png",
+                    },
+                }
+            ),
+            422,
+        ),
         "limit-zero.json": (
             http_v2({"method": "GET", "path": "/projects", "query": {"limit": "0"}}),
             422,

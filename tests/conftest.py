@@ -3,6 +3,7 @@ migrated schema, the Lambda handler built against it, and the sample events."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -64,7 +65,8 @@ def _truncate(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(
             text(
-                "TRUNCATE projects, project_tags, contact_messages, idempotency_keys "
+                "TRUNCATE projects, project_tags, contact_messages, idempotency_keys, "
+                "contact_rate_limits "
                 "RESTART IDENTITY CASCADE"
             )
         )
@@ -143,11 +145,23 @@ SAMPLE_PROJECT = {
 
 @pytest.fixture
 def seeded_db(clean_db: Engine) -> Engine:
-    """The clean database with the published project the sample events ask for."""
+    """The clean database with the published project and the message the sample events ask for."""
     from app import crud, schemas
+    from app.tables import contact_messages
+    from scripts.generate_events import MESSAGE_ID
 
     with clean_db.begin() as conn:
         crud.create_project(conn, data=schemas.ProjectCreate(**SAMPLE_PROJECT))
+        # The message the inbox's sample events read, mark and delete.
+        conn.execute(
+            contact_messages.insert().values(
+                id=MESSAGE_ID,
+                name="Ada",
+                email="ada@example.com",
+                message="Hello from the contact form.",
+                created_at=datetime.datetime(2026, 11, 27, 10, tzinfo=datetime.UTC),
+            )
+        )
     return clean_db
 
 

@@ -59,7 +59,7 @@ def test_admin_lists_messages_newest_first(client: LambdaClient) -> None:
     assert (page["total"], page["limit"], page["offset"]) == (3, 2, 0)
     first = page["items"][0]
     assert dt.datetime.fromisoformat(first.pop("created_at")).utcoffset() == dt.timedelta(0)
-    assert first == {"id": ids[2], **MESSAGE, "message": "m2"}
+    assert first == {"id": ids[2], **MESSAGE, "message": "m2", "read": False}
 
 
 def test_listing_messages_needs_the_admin_token(client: LambdaClient) -> None:

@@ -28,8 +28,14 @@ def test_create_returns_the_whole_project(client: LambdaClient) -> None:
     project = response.json()
     created = dt.datetime.fromisoformat(project.pop("created_at"))
     updated = dt.datetime.fromisoformat(project.pop("updated_at"))
-    assert project == SAMPLE_PROJECT
-    assert created == updated
+    published = dt.datetime.fromisoformat(project.pop("published_at"))
+    assert project == {
+        **SAMPLE_PROJECT,
+        "cover_image_url": None,
+        "cover_image_alt": None,
+        "position": None,
+    }
+    assert created == updated == published  # published on creation: first publish is now
     assert created.utcoffset() == dt.timedelta(0)
     assert abs(dt.datetime.now(dt.UTC) - created) < dt.timedelta(minutes=1)
     assert response.headers["cache-control"] == "no-store"
@@ -200,7 +206,15 @@ def test_the_schema_says_which_fields_take_null() -> None:
     def nullable(prop: dict[str, Any]) -> bool:
         return any(o.get("type") == "null" for o in prop.get("anyOf", [prop]))
 
-    assert {name for name, prop in properties.items() if nullable(prop)} == {"url", "repo_url"}
+    assert {name for name, prop in properties.items() if nullable(prop)} == {
+        "url",
+        "repo_url",
+        # Presentation: null removes the image, the date (stamped again if published) or the pin.
+        "cover_image_url",
+        "cover_image_alt",
+        "published_at",
+        "position",
+    }
     assert not any("default" in properties[name] for name in NOT_NULLABLE)
 
 

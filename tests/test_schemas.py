@@ -53,7 +53,11 @@ def test_update_knows_which_fields_were_sent() -> None:
 def test_contact_fields_are_kept_as_sent_but_never_blank() -> None:
     # No silent stripping: the published schema and the app must agree on every input.
     message = ContactCreate(name=" Ada ", email="ada@example.com", message=" hi ")
-    assert message.model_dump() == {"name": " Ada ", "email": "ada@example.com", "message": " hi "}
+    assert message.model_dump(exclude={"website"}) == {
+        "name": " Ada ",
+        "email": "ada@example.com",
+        "message": " hi ",
+    }
     for blank in ("", " ", "\t\n"):
         with pytest.raises(ValidationError, match="name"):
             ContactCreate(name=blank, email="ada@example.com", message="m")

@@ -110,12 +110,16 @@ def _largest(model: type[BaseModel]) -> dict[str, Any]:
             body[name] = "a" * string["maxLength"]
         elif name == "email":  # '"' is ASCII but escaped as two bytes
             body[name] = '"' * (string["maxLength"] - 5) + "@b.co"
-        elif name.endswith("url"):
-            body[name] = "https://a/" + '"' * (string["maxLength"] - 10)
+        elif name.endswith("url"):  # RFC 3986 characters only: each one byte in any encoding
+            body[name] = "https://a/" + "%" * (string["maxLength"] - 10)
+        elif string is not None and string.get("format") == "date-time":
+            body[name] = "2026-11-29T10:00:00.123456+00:00"
         elif string is not None:
             body[name] = astral * string["maxLength"]
         elif array is not None:
             body[name] = ["a" * array["items"]["maxLength"]] * array["maxItems"]
+        elif (integer := next((o for o in options if o.get("type") == "integer"), None)):
+            body[name] = integer["maximum"]
         else:
             body[name] = False
     return body

@@ -1,12 +1,14 @@
-"""Messages from the site's contact form: anyone may send, only the admin may read."""
+"""Messages from the site's contact form: anyone may send, only the admin may read them."""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Request, Response
 
-from app import crud, idempotency, schemas
+from app import crud, idempotency, metrics, ratelimit, schemas
 from app.api.params import IdempotencyKey
 from app.api.responses import BODY_ERRORS, DATABASE_ERRORS
 from app.db import DbConnection
@@ -15,35 +17,119 @@ from app.security import Admin
 
 router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
 
+_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": schemas.ErrorBody, "description": "Missing or wrong admin token"},
+    503: {
+        "model": schemas.ErrorBody,
+        "description": "Admin access not configured or database unavailable",
+    },
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": schemas.ErrorBody}}
+_RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": schemas.ErrorBody,
+        "description": "Too many messages from this client; try again after Retry-After seconds",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    }
+}
+# The ids the API hands out (uuid4().hex).
+MessageId = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
 
-@router.post("", status_code=202, response_model=schemas.ContactReceipt, responses=BODY_ERRORS)
+
+def _not_found(message_id: str) -> HTTPException:
+    return HTTPException(404, f"message {message_id!r} not found")
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=schemas.ContactReceipt,
+    responses={**BODY_ERRORS, **_RATE_LIMITED},
+)
 async def send_message(
     request: Request,
     data: schemas.ContactCreate,
     conn: DbConnection,
+    background: BackgroundTasks,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
+    """Store a message (202). Per client, CONTACT_RATE_LIMIT messages per window, then 429."""
+    counters = metrics.for_app(request.app)
+    if data.website.strip():
+        # A bot: answer as usual so it learns nothing, store nothing, count it.
+        counters.count(metrics.CONTACT_HONEYPOT)
+        return {"id": uuid.uuid4().hex, "status": "received"}
     # Anonymous callers are told apart by source address (API Gateway's sourceIp), so one
     # visitor's key never replays, or blocks, another's message.
     caller = f"ip:{request.client.host}" if request.client else "ip:"
     guard = idempotency.Guard.for_request(
-        conn, key=idempotency_key, scope="POST /contact", caller=caller, body=data.model_dump()
+        conn,
+        key=idempotency_key,
+        scope="POST /contact",
+        caller=caller,
+        body=data.model_dump(exclude={"website"}),
     )
     if (replayed := guard.claim()) is not None:
-        return replayed
+        return replayed  # a retry of a message already counted
+    settings = request.app.state.settings
+    wait = ratelimit.hit(
+        conn,
+        client=ratelimit.client_id(
+            ratelimit.client_key(settings), ratelimit.client_address(request.scope)
+        ),
+        limit=settings.contact_rate_limit,
+        window=dt.timedelta(seconds=settings.contact_rate_window_seconds),
+        now=dt.datetime.now(dt.UTC),
+    )
+    if wait is not None:
+        counters.count(metrics.CONTACT_RATE_LIMITED)
+        raise HTTPException(
+            429, "too many messages, try again later", headers={"Retry-After": str(wait)}
+        )
     receipt = {"id": crud.create_contact_message(conn, data=data), "status": "received"}
     guard.remember(202, receipt)
+    # Background tasks run after the transaction has committed: only stored messages count.
+    background.add_task(counters.count, metrics.CONTACT_MESSAGE_RECEIVED)
     return receipt
 
 
-@router.get(
-    "",
-    response_model=schemas.Page[schemas.ContactMessage],
-    responses={401: {"model": schemas.ErrorBody}, 503: {"model": schemas.ErrorBody}},
-)
+@router.get("", response_model=schemas.Page[schemas.ContactMessage], responses=_ADMIN_ERRORS)
 async def list_messages(
-    _: Admin, conn: DbConnection, page: Annotated[PageParams, Depends(page_params)]
+    _: Admin,
+    conn: DbConnection,
+    page: Annotated[PageParams, Depends(page_params)],
+    unread: bool | None = None,
 ) -> dict[str, Any]:
-    """Messages newest first (admin only)."""
-    items, total = crud.list_contact_messages(conn, limit=page.limit, offset=page.offset)
+    """Messages newest first (admin only); `unread=true` for the unread ones only."""
+    items, total = crud.list_contact_messages(
+        conn, limit=page.limit, offset=page.offset, unread=unread
+    )
     return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+
+
+@router.patch(
+    "/{message_id}",
+    response_model=schemas.ContactMessage,
+    responses={**_ADMIN_ERRORS, **BODY_ERRORS, **_NOT_FOUND},
+)
+async def mark_message(
+    _: Admin, message_id: MessageId, data: schemas.ContactUpdate, conn: DbConnection
+) -> dict[str, Any]:
+    """Mark a message read or unread (admin only)."""
+    message = crud.mark_contact_message(conn, message_id=message_id, read=data.read)
+    if message is None:
+        raise _not_found(message_id)
+    return message
+
+
+@router.delete(
+    "/{message_id}",
+    status_code=204,
+    response_class=Response,
+    responses={**_ADMIN_ERRORS, **_NOT_FOUND},
+)
+async def delete_message(_: Admin, message_id: MessageId, conn: DbConnection) -> Response:
+    """Erase a message for good: spam clean-up, erasure requests (admin only)."""
+    if not crud.delete_contact_message(conn, message_id=message_id):
+        raise _not_found(message_id)
+    return Response(status_code=204)

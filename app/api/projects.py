@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from app import crud, idempotency, schemas
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import BODY_ERRORS, DATABASE_ERRORS
 from app.db import DbConnection
 from app.pagination import PageParams, page_params
-from app.security import Admin
+from app.security import Admin, require_admin
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
 
@@ -28,27 +28,64 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
+# Items per list page, whatever `limit` asks for (the answer's `limit` says what was used).
+# The bound follows from the field limits in app/schemas.py, counted in the invocation payload
+# (the API's JSON inside the runtime's JSON, which writes non-ASCII as \uXXXX escapes): a text
+# character costs at most 12 bytes there (an astral character, a surrogate pair of escapes),
+# a URL character 1 (RFC 3986 only); slugs and tags are ASCII. title 200 + summary 500 +
+# cover_image_alt 200 characters: 10,800 bytes; three URLs 6,144; 20 tags ~800; keys, dates,
+# numbers and punctuation ~1,200: under 19,000 bytes an item, so 50 items stay under 950,000
+# bytes, below ALB's 1 MB response limit (the worst page measures 905,373 bytes in
+# tests/test_project_lists.py). One project adds its body: 20,000 characters, 240,000 bytes
+# at most, far below Lambda's 6 MB.
+LIST_MAX_ITEMS = 50
+_NO_STORE = {"Cache-Control": "no-store"}
+_DRAFT_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": schemas.ErrorBody, "description": "Drafts asked for without the admin token"},
+}
+
+
 def _not_found(slug: str) -> HTTPException:
     return HTTPException(404, f"project {slug!r} not found")
 
 
-@router.get("", response_model=schemas.Page[schemas.ProjectPublic])
+@router.get("", response_model=schemas.Page[schemas.ProjectSummary], responses=_DRAFT_ERRORS)
 async def list_projects(
+    request: Request,
+    response: Response,
     conn: DbConnection,
     page: Annotated[PageParams, Depends(page_params)],
     tag: TagQuery = None,
     featured: bool | None = None,
+    status: Literal["published", "draft", "all"] = "published",
 ) -> dict[str, Any]:
-    """Published projects, newest first."""
+    """Project summaries (no body), pinned first, then newest published first.
+
+    `status=draft` or `all` shows unpublished projects too, to the admin only.
+    """
+    if status != "published":
+        await require_admin(request)
+        response.headers.update(_NO_STORE)
+    limit = min(page.limit, LIST_MAX_ITEMS)
+    published = {"published": True, "draft": False, "all": None}[status]
     items, total = crud.list_projects(
-        conn, limit=page.limit, offset=page.offset, tag=tag, featured=featured
+        conn, limit=limit, offset=page.offset, tag=tag, featured=featured, published=published
     )
-    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+    return {"items": items, "total": total, "limit": limit, "offset": page.offset}
 
 
-@router.get("/{slug}", response_model=schemas.ProjectPublic, responses=_NOT_FOUND)
-async def get_project(slug: SlugPath, conn: DbConnection) -> dict[str, Any]:
-    project = crud.get_project(conn, slug=slug, published_only=True)
+@router.get(
+    "/{slug}", response_model=schemas.ProjectPublic, responses={**_NOT_FOUND, **_DRAFT_ERRORS}
+)
+async def get_project(
+    request: Request, response: Response, slug: SlugPath, conn: DbConnection
+) -> dict[str, Any]:
+    """A published project; with the admin token, a draft too (preview)."""
+    admin = "authorization" in request.headers
+    if admin:
+        await require_admin(request)  # a token that is sent must be right: 401 otherwise
+        response.headers.update(_NO_STORE)
+    project = crud.get_project(conn, slug=slug, published_only=not admin)
     if project is None:
         raise _not_found(slug)
     return project
@@ -95,6 +132,9 @@ async def update_project(
     project = crud.update_project(conn, slug=slug, data=data)
     if project is None:
         raise _not_found(slug)
+    if project["cover_image_url"] is not None and project["cover_image_alt"] is None:
+        # Raising rolls the whole update back.
+        raise HTTPException(422, "cover_image_alt is required when cover_image_url is set")
     return project
 
 

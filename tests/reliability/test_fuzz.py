@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 from app.main import create_app
 from app.settings import Settings
+from scripts.generate_events import MESSAGE_ID
 from tests.conftest import ADMIN_TOKEN, ADMIN_TOKEN_SHA256, SAMPLE_PROJECT
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
@@ -72,7 +73,9 @@ def _settings(database_url: str, **overrides: Any) -> Settings:
 
 @pytest.fixture(scope="module")
 def fuzz_app(database_url: str) -> FastAPI:
-    return create_app(_settings(database_url))
+    # A per-client allowance the fuzzer cannot exhaust, so it keeps reaching the write path
+    # (every test request comes from the same client); 429 is reached on purpose below.
+    return create_app(_settings(database_url, contact_rate_limit=10_000))
 
 
 @schema.parametrize()
@@ -113,19 +116,27 @@ def clients(database_url: str, seeded_db: Engine) -> Iterator[dict[str, TestClie
         "ok": create_app(_settings(database_url)),
         "db_down": create_app(_settings(f"postgresql+psycopg2://u@127.0.0.1:{_closed_port()}/db")),
         "no_admin": create_app(_settings(database_url, admin_token_sha256=None)),
+        "one_message": create_app(
+            _settings(database_url, contact_rate_limit=1, contact_client_key="own-allowance")
+        ),
     }
     with (
         TestClient(apps["ok"], raise_server_exceptions=False) as ok,
         TestClient(apps["db_down"], raise_server_exceptions=False) as db_down,
         TestClient(apps["no_admin"], raise_server_exceptions=False) as no_admin,
+        TestClient(apps["one_message"], raise_server_exceptions=False) as one_message,
     ):
-        yield {"ok": ok, "db_down": db_down, "no_admin": no_admin}
+        yield {"ok": ok, "db_down": db_down, "no_admin": no_admin, "one_message": one_message}
 
 
 _PROJECT = {"slug": "fuzz-target", "title": "Target"}
 _CONTACT = {"name": "Ada", "email": "ada@example.com", "message": "Hello"}
 _NOT_JSON = {"content": b"\xff\xfe{", "headers": {"content-type": "application/json"}}
 _HUGE = {"json": {**_CONTACT, "message": "x" * 300_000}}
+_WRONG = {"authorization": "Bearer wrong"}
+_MESSAGE = "/contact/{message_id}"
+_SEEDED = f"/contact/{MESSAGE_ID}"
+_UNKNOWN = "/contact/" + "f" * 32
 # (client, method, path template, concrete path, request kwargs, expected status)
 TARGETED: list[tuple[str, str, str, str, dict[str, Any], int]] = [
     ("ok", "GET", "/health", "/health", {}, 200),
@@ -216,6 +227,26 @@ TARGETED: list[tuple[str, str, str, str, dict[str, Any], int]] = [
         422,
     ),
     ("db_down", "POST", "/contact", "/contact", {"json": _CONTACT}, 503),
+    # The owner's routes: drafts, preview, the per-client limit, the inbox.
+    ("ok", "GET", "/projects", "/projects", {"params": {"status": "draft"}}, 401),
+    ("ok", "GET", "/projects", "/projects", {"params": {"status": "all"}, "admin": True}, 200),
+    ("ok", "GET", "/projects/{slug}", "/projects/hello-world", {"headers": _WRONG}, 401),
+    ("one_message", "POST", "/contact", "/contact", {"json": _CONTACT}, 202),
+    ("one_message", "POST", "/contact", "/contact", {"json": _CONTACT}, 429),
+    ("ok", "GET", "/contact", "/contact", {"params": {"unread": "true"}, "admin": True}, 200),
+    ("ok", "PATCH", _MESSAGE, _SEEDED, {"json": {"read": True}, "admin": True}, 200),
+    ("ok", "PATCH", _MESSAGE, _SEEDED, {"json": {"read": True}}, 401),
+    ("ok", "PATCH", _MESSAGE, _UNKNOWN, {"json": {"read": True}, "admin": True}, 404),
+    ("ok", "PATCH", _MESSAGE, _SEEDED, {**_NOT_JSON, "admin": True}, 400),
+    ("ok", "PATCH", _MESSAGE, _SEEDED, {**_HUGE, "admin": True}, 413),
+    ("ok", "PATCH", _MESSAGE, _SEEDED, {"json": {"read": "yes"}, "admin": True}, 422),
+    ("no_admin", "PATCH", _MESSAGE, _SEEDED, {"json": {"read": True}, "admin": True}, 503),
+    ("db_down", "PATCH", _MESSAGE, _SEEDED, {"json": {"read": True}, "admin": True}, 503),
+    ("ok", "DELETE", _MESSAGE, _SEEDED, {}, 401),
+    ("ok", "DELETE", _MESSAGE, _SEEDED, {"admin": True}, 204),
+    ("ok", "DELETE", _MESSAGE, _SEEDED, {"admin": True}, 404),
+    ("no_admin", "DELETE", _MESSAGE, _SEEDED, {"admin": True}, 503),
+    ("db_down", "DELETE", _MESSAGE, _SEEDED, {"admin": True}, 503),
     ("ok", "GET", "/contact", "/contact", {"admin": True}, 200),
     ("ok", "GET", "/contact", "/contact", {}, 401),
     ("ok", "GET", "/contact", "/contact", {"params": {"offset": "-1"}, "admin": True}, 422),
@@ -236,8 +267,12 @@ def test_targeted_statuses_conform_to_the_schema(clients: dict[str, TestClient])
         response = clients[name].request(method, path, headers=headers, **kwargs)
         label = f"{name}: {method} {path} {kwargs.get('json', '')!s:.60}"
         assert response.status_code == expected, f"{label} -> {response.text}"
-        slug = {"slug": path.rsplit("/", 1)[1]} if "{slug}" in template else None
-        case = schema[template][method].Case(path_parameters=slug)
+        parameters = {
+            name: path.rsplit("/", 1)[1]
+            for name in ("slug", "message_id")
+            if f"{{{name}}}" in template
+        }
+        case = schema[template][method].Case(path_parameters=parameters or None)
         case.validate_response(response, checks=RESPONSE_CHECKS)
         SEEN[(method, template)].add(response.status_code)
         CALLS["targeted"] += 1
@@ -266,6 +301,9 @@ UNDOCUMENTED_CONSTRAINTS = [
     ("/projects", "post", {"slug": "a", "title": " "}),
     ("/contact", "post", {"name": "a", "email": "a", "message": "b"}),
     ("/contact", "post", {"name": " ", "email": "a@example.com", "message": "b"}),
+    ("/projects", "post", {"slug": "a", "title": "a", "cover_image_url": "https://x.example/a"}),
+    ("/projects", "post", {"slug": "a", "title": "a", "url": "https://x.example/caf\u00e9"}),
+    ("/projects", "post", {"slug": "a", "title": "a", "url": 'https://x.example/"quoted"'}),
     # Python's re counts U+001C..U+001F as whitespace, Rust's regex does not (issue 10).
     ("/projects", "post", {"slug": "a", "title": "\x1f"}),
     ("/projects", "post", {"slug": "a", "title": "t", "body": "\x1b[31m"}),

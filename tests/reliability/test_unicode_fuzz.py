@@ -14,6 +14,7 @@ Hypothesis leaves surrogates out of text by default, which is how a lone surroga
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import urllib.parse
@@ -134,9 +135,16 @@ def _invoke(handler: Any, event: dict[str, Any]) -> tuple[int, Any]:
     return status, None
 
 
+# Every event from a client of its own: the per-client limit on POST /contact (5 an hour) is
+# tested in tests/test_contact_abuse.py, not here.
+_CLIENTS = itertools.count(1)
+
+
 def _body_event(route: str, body: dict[str, Any]) -> dict[str, Any]:
     method, path = route.split(" ")
     event = http_v2({"method": method, "path": path, "headers": {}, "body": {}})
+    client = next(_CLIENTS)
+    event["requestContext"]["http"]["sourceIp"] = f"198.18.{client // 256 % 256}.{client % 256}"
     event["headers"]["authorization"] = f"Bearer {ADMIN_TOKEN}"
     # json.dumps escapes non-ASCII and lone surrogates ("\ud800"): valid JSON, as a client
     # would send it; the event body itself stays valid UTF-8 text.

@@ -1,0 +1,125 @@
+"""A per-client limit on contact messages, kept in PostgreSQL and safe under concurrency.
+
+The client is the source address API Gateway (or ALB, or a function URL) saw, never a header
+the client chose, and it is stored only as an HMAC: the table cannot be read back into
+addresses without the key, which the database never holds.
+
+One row per client and fixed window, counted with a single INSERT ... ON CONFLICT DO UPDATE:
+PostgreSQL locks the row for the rest of the transaction, so two concurrent messages from
+one client are counted one after the other, and a refused message is rolled back with
+everything else its request did. Rows whose window has ended are deleted as new messages
+arrive, a bounded batch at a time and skipping rows another transaction holds, so clean-up
+never waits on (or deadlocks with) a concurrent request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+import math
+from collections.abc import MutableMapping
+from typing import Any
+
+from sqlalchemy import case, delete, select
+from sqlalchemy.engine import Connection
+
+from app.crud import dialect_insert
+from app.settings import Settings
+from app.tables import contact_rate_limits as limits
+
+# Expired rows deleted per accepted message: far more than the one row a message can add.
+CLEANUP_BATCH = 100
+# Outside Lambda and without any secret configured (a laptop): a fixed, public key.
+_LOCAL_KEY = b"portfolio-backend local development only"
+
+
+def client_address(scope: MutableMapping[str, Any]) -> str | None:
+    """The caller's address as the AWS front door recorded it, else the ASGI peer."""
+    event = scope.get("aws.event")
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    if isinstance(context, dict):
+        http = context.get("http")  # HTTP API 2.0 and function URLs
+        if isinstance(http, dict) and isinstance(http.get("sourceIp"), str):
+            return str(http["sourceIp"])
+        identity = context.get("identity")  # REST API and HTTP API 1.0
+        if isinstance(identity, dict) and isinstance(identity.get("sourceIp"), str):
+            return str(identity["sourceIp"])
+        if "elb" in context:
+            # ALB (in its default "append" mode) adds the address it saw as the last
+            # X-Forwarded-For entry; the ones before it are whatever the client sent.
+            # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html
+            for name, value in scope.get("headers", []):
+                if name == b"x-forwarded-for":
+                    return str(value.decode("latin-1").rsplit(",", 1)[-1].strip()) or None
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+def client_key(settings: Settings) -> bytes:
+    """The HMAC key: CONTACT_CLIENT_KEY, else derived from the admin token's digest."""
+    if settings.contact_client_key:
+        return settings.contact_client_key.encode()
+    if settings.admin_token_sha256:
+        return hmac.new(
+            bytes.fromhex(settings.admin_token_sha256), b"contact-client", hashlib.sha256
+        ).digest()
+    return _LOCAL_KEY
+
+
+def client_id(key: bytes, address: str | None) -> str:
+    """What the table stores for a client: 64 hex characters, no address."""
+    # Requests without an address (none in AWS's events) share one allowance.
+    return hmac.new(key, _client_of(address).encode(), hashlib.sha256).hexdigest()
+
+
+def _client_of(address: str | None) -> str:
+    """One client per IPv4 address, and per IPv6 /64: a single IPv6 host is usually given a
+    whole /64, so counting its addresses one by one would hand it 2^64 allowances."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def hit(
+    conn: Connection, *, client: str, limit: int, window: dt.timedelta, now: dt.datetime
+) -> int | None:
+    """Count one message from `client`: None if it is allowed, else seconds to wait.
+
+    The caller must roll back on a refusal (raising does), so refused messages are not
+    counted and a client that waits gets its full allowance in the next window.
+    """
+    cutoff = now - window
+    expired = limits.c.window_start <= cutoff
+    first = dialect_insert(conn, limits).values(client=client, window_start=now, count=1)
+    upsert = first.on_conflict_do_update(
+        index_elements=[limits.c.client],
+        set_={
+            "window_start": case((expired, now), else_=limits.c.window_start),
+            "count": case((expired, 1), else_=limits.c.count + 1),
+        },
+    ).returning(limits.c.count, limits.c.window_start)
+    row = conn.execute(upsert).one()
+    # By position: a Row's `count` attribute is the tuple method.
+    count: int = row[0]
+    window_start: dt.datetime = row[1]
+    if count > limit:
+        return max(1, math.ceil((window_start + window - now).total_seconds()))
+    _delete_expired(conn, cutoff)
+    return None
+
+
+def _delete_expired(conn: Connection, cutoff: dt.datetime) -> None:
+    doomed = select(limits.c.client).where(limits.c.window_start <= cutoff).limit(CLEANUP_BATCH)
+    if conn.dialect.name == "postgresql":
+        doomed = doomed.with_for_update(skip_locked=True)
+    conn.execute(delete(limits).where(limits.c.client.in_(doomed.scalar_subquery())))
