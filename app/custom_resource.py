@@ -185,6 +185,22 @@ def serve(
     return result
 
 
+def refuse(event: Mapping[str, Any], context: Any, reason: str) -> dict[str, str]:
+    """Answer without running anything: FAILED with `reason`, but a Delete SUCCESS.
+
+    For a function that cannot work at all (invalid settings): its Create or Update fails the
+    deploy, while deleting the resource, which never touches the database, still succeeds, so
+    a stack holding a bad value can roll back and be deleted. `reason` must name what is wrong
+    without echoing values (it appears in the stack's events).
+    """
+    if event["RequestType"] == "Delete":
+        respond(event, context, "SUCCESS")
+        return {"deleted": "nothing changed"}
+    logger.error("custom resource %s refused: %s", event["LogicalResourceId"], reason)
+    respond(event, context, "FAILED", None, reason)
+    return {"error": reason}
+
+
 def respond(
     event: Mapping[str, Any],
     context: Any,

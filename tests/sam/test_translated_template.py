@@ -407,3 +407,22 @@ def test_cfn_lint_refuses_a_vpc_block_too_small_for_the_subnets(block: str, refu
     matches = lint(text.replace(default, f"    Default: {block}\n"), config=ManualArgs())
     rules = {m.rule.id for m in matches}
     assert ("E2015" in rules) is refused, [str(m) for m in matches]
+
+
+# -- the admin digest is checked by the deploy itself --------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["ssm", "secretsmanager"])
+@pytest.mark.parametrize("given", MODES, ids=MODE_IDS)
+def test_the_migration_sees_the_api_functions_admin_digest_and_the_api_waits_for_it(
+    given: dict[str, str], source: str
+) -> None:
+    # The migrate function refuses a malformed ADMIN_TOKEN_SHA256 (FAILED, handler.migrate)
+    # only if it receives the same value, and that refusal stops the deploy before the API
+    # function changes only if the API function depends on the migration.
+    stack = translate({**given, "AdminTokenDigestSource": source})
+    api, migrate = _env(stack, "ApiFunction"), _env(stack, "MigrateFunction")
+    expected = "{{resolve:" + source + ":/portfolio/admin-token-sha256}}"
+    assert api["ADMIN_TOKEN_SHA256"] == migrate["ADMIN_TOKEN_SHA256"] == expected
+    assert "DatabaseMigration" in stack.ancestors("ApiFunction")
+    assert "ApiFunction" not in stack.ancestors("DatabaseMigration")
