@@ -13,7 +13,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from app import metrics
+from app.aws import metrics
 
 logger = logging.getLogger("app.errors")
 

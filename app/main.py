@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from app import errors
 from app.api import contact, health, projects
-from app.db import build_engine
+from app.data.db import build_engine
 from app.head import HeadAsGet
 from app.middleware import AccessLog, BodySizeLimit, InternalErrors, ResponseHeaders
 from app.settings import Settings, get_settings

@@ -20,7 +20,7 @@ def token_matches(token: str, expected_sha256_hex: str) -> bool:
 async def require_admin(request: Request) -> None:
     """Dependency of every admin route: 503 when no token is configured (never open), else 401.
 
-    async so that FastAPI does not run it in the threadpool (see app/db.py).
+    async so that FastAPI does not run it in the threadpool (see app/data/db.py).
     """
     expected: str | None = request.app.state.settings.admin_token_sha256
     if expected is None:

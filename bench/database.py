@@ -17,8 +17,8 @@ SEED_PROJECTS = 12
 
 
 def _seed(url: str) -> None:
-    from app.migrate import migrate
-    from app.tables import project_tags, projects
+    from app.data.migrate import migrate
+    from app.data.tables import project_tags, projects
 
     engine = create_engine(url)
     try:

@@ -1,10 +1,10 @@
-"""Alembic environment: always driven by app.migrate, which hands over a locked connection."""
+"""Alembic environment: always driven by app.data.migrate, which hands over a locked connection."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from app.tables import metadata
+from app.data.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app import crud, schemas
-from app.db import build_engine
+from app.api import schemas
+from app.data import crud
+from app.data.db import build_engine
 from app.settings import get_settings
 
 SAMPLE_PROJECTS: list[dict[str, Any]] = [

@@ -45,7 +45,7 @@ def database_url(pg_cluster: Cluster | None) -> str:
         conn.execute(text("CREATE DATABASE portfolio_test"))
     admin.dispose()
     url = server_url.rsplit("/", 1)[0] + "/portfolio_test"
-    from app.migrate import migrate
+    from app.data.migrate import migrate
 
     engine = create_engine(url)
     migrate(engine)
@@ -146,8 +146,9 @@ SAMPLE_PROJECT = {
 @pytest.fixture
 def seeded_db(clean_db: Engine) -> Engine:
     """The clean database with the published project and the message the sample events ask for."""
-    from app import crud, schemas
-    from app.tables import contact_messages
+    from app.api import schemas
+    from app.data import crud
+    from app.data.tables import contact_messages
     from scripts.generate_events import MESSAGE_ID
 
     with clean_db.begin() as conn:
@@ -176,7 +177,7 @@ def client(lambda_handler: Any, clean_db: Engine) -> Any:
 @pytest.fixture
 def make_client(database_url: str) -> Iterator[Any]:
     """Build a separate adapter (its own app, lifespan and engine) with chosen settings."""
-    from app.lambda_adapter import LambdaAdapter
+    from app.aws.lambda_adapter import LambdaAdapter
     from app.settings import Settings
     from tests.client import LambdaClient
 

@@ -1,4 +1,4 @@
-"""The hand-written SigV4 signer and GetSecretValue client (app/aws_secrets.py).
+"""The hand-written SigV4 signer and GetSecretValue client (app/aws/aws_secrets.py).
 
 The signer is checked against AWS's published Signature Version 4 test-suite vectors
 ("get-vanilla" and friends: credentials AKIDEXAMPLE, 2015-08-30T12:36:00Z, region us-east-1,
@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from app import aws_secrets
-from app.aws_secrets import Credentials, SecretsManagerError
+from app.aws import aws_secrets
+from app.aws.aws_secrets import Credentials, SecretsManagerError
 
 SUITE_CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 SUITE_DATE = "20150830T123600Z"
@@ -130,7 +130,7 @@ def test_signer_agrees_with_botocore_on_a_secrets_manager_request() -> None:
 
 
 def _reference_signature(secret_key: str, amz_date: str, region: str, canonical: str) -> str:
-    """Signature computed here from first principles, independently of app.aws_secrets."""
+    """Signature computed here from first principles, independently of app.aws.aws_secrets."""
 
     def mac(key: bytes, msg: str) -> bytes:
         return hmac.new(key, msg.encode(), hashlib.sha256).digest()

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from app.tables import contact_messages
+from app.data.tables import contact_messages
 from tests.client import LambdaClient
 
 MESSAGE = {"name": "Ada Lovelace", "email": "ada@example.com", "message": "Hello!"}

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
-from app import metrics, ratelimit
+from app.aws import metrics
+from app.data import ratelimit
+from app.data.tables import contact_messages, contact_rate_limits, idempotency_keys
 from app.settings import Settings
-from app.tables import contact_messages, contact_rate_limits, idempotency_keys
 from scripts.generate_events import alb, http_v2, rest_v1
 from tests.conftest import ADMIN_TOKEN_SHA256, lambda_context
 

@@ -1,4 +1,4 @@
-"""CloudFormation custom-resource responses (app/custom_resource.py).
+"""CloudFormation custom-resource responses (app/aws/custom_resource.py).
 
 A local HTTP server stands in for the pre-signed S3 ResponseURL that CloudFormation puts in
 the event: the test reads back exactly what the function PUT there.
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app import custom_resource
+from app.aws import custom_resource
 from tests.cloudformation import ResponseBucket, custom_resource_event, response_bucket
 
 

@@ -82,7 +82,7 @@ def test_an_unexpected_database_error_logs_neither_values_nor_server_message(
 
 
 def test_the_engine_hides_parameters(client: LambdaClient, database_url: str) -> None:
-    from app.db import build_engine
+    from app.data.db import build_engine
     from app.settings import Settings
 
     assert build_engine(Settings(database_url=database_url)).hide_parameters

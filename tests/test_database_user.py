@@ -147,7 +147,7 @@ def test_create_makes_an_iam_role_that_can_run_the_migrations(
     assert (member, login) == (True, True)
 
     # The migrations run as that role and it owns what they create.
-    from app.migrate import migrate
+    from app.data.migrate import migrate
 
     app_url = make_url(server_url).set(username=USER, password=None, database=DATABASE)
     engine = create_engine(app_url)

@@ -1,4 +1,4 @@
-"""Time limits on database work (app/db_limits.py): the statement timeout, set per transaction,
+"""Time limits on database work (app/data/db_limits.py): the statement timeout, set per transaction,
 and the request deadline taken from the Lambda invocation's remaining time."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, exc, text
 from sqlalchemy.engine import Engine
 
-from app import db_limits
+from app.data import db_limits
 from scripts.generate_events import http_v2
 from tests.conftest import lambda_context
 

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from app import rds_auth
-from app.aws_secrets import Credentials
+from app.aws import rds_auth
+from app.aws.aws_secrets import Credentials
 from tests.postgres import Cluster, throwaway_cluster
 from tests.tls import make_ca, make_server_cert
 

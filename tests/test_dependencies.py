@@ -1,4 +1,4 @@
-"""The rules app/db.py relies on under a multi-request server, checked on the app itself:
+"""The rules app/data/db.py relies on under a multi-request server, checked on the app itself:
 every route and dependency is async (none goes through the threadpool while a connection is
 held), and the pool is sized for the server it runs in (issue 10, item 2)."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
-from app.lambda_adapter import LambdaAdapter
+from app.aws.lambda_adapter import LambdaAdapter
 from app.main import create_app
 from app.settings import Settings
 
@@ -49,7 +49,7 @@ def test_one_connection_per_lambda_environment_more_under_a_server(database_url:
         assert adapter.state["engine"].pool.size() == 1
     finally:
         adapter.shutdown()
-    from app.db import build_engine
+    from app.data.db import build_engine
 
     engine = build_engine(settings)
     assert engine.pool.size() == settings.db_pool_size == 5  # type: ignore[attr-defined]

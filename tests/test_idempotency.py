@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 
-from app.tables import contact_messages, idempotency_keys
+from app.data.tables import contact_messages, idempotency_keys
 from tests.client import LambdaClient
 
 MESSAGE = {"name": "Ada", "email": "ada@example.com", "message": "Hello"}
@@ -97,7 +97,7 @@ def test_expired_keys_are_deleted_in_bounded_batches(
 def test_keys_work_on_the_sqlite_default_too(make_client: Any, tmp_path: Any) -> None:
     from sqlalchemy import create_engine
 
-    from app.migrate import migrate
+    from app.data.migrate import migrate
 
     url = f"sqlite:///{tmp_path}/local.db"
     migrate(create_engine(url))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from app.migrate import MIGRATIONS, migrate
+from app.data.migrate import MIGRATIONS, migrate
 
 
 @pytest.fixture
@@ -72,6 +72,6 @@ def test_0003_upgrades_existing_data(fresh_engine: Engine) -> None:
     assert rows["old"].position is None
     assert read is False
     # What was stored now passes the API's own rules.
-    from app.schemas import ProjectUpdate
+    from app.api.schemas import ProjectUpdate
 
     ProjectUpdate(url=rows["old"].url, repo_url=rows["draft"].repo_url)

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from app import custom_resource
-from app.migrate import ADVISORY_LOCK_KEY
+from app.aws import custom_resource
+from app.data.migrate import ADVISORY_LOCK_KEY
 from tests.cloudformation import ResponseBucket, custom_resource_event, response_bucket
 from tests.test_migrations import HEAD
 

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
-from app.migrate import migrate
-from app.tables import metadata
+from app.data.migrate import migrate
+from app.data.tables import metadata
 from tests.conftest import ROOT
 
 
@@ -23,7 +23,7 @@ def _all_revisions() -> list[str]:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from app.migrate import MIGRATIONS
+    from app.data.migrate import MIGRATIONS
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -90,7 +90,7 @@ def test_concurrent_migrations_apply_once(fresh_engine: Engine) -> None:
     # for a moment (a deliberately slow migration is not needed: both start together).
     script = (
         "import json, sys; from sqlalchemy import create_engine; "
-        "from app.migrate import migrate; "
+        "from app.data.migrate import migrate; "
         "print(json.dumps(migrate(create_engine(sys.argv[1]))))"
     )
     url = fresh_engine.url.render_as_string(hide_password=False)
@@ -136,6 +136,6 @@ def test_0002_indexes_idempotency_keys_and_drops_the_global_ones(
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM idempotency_keys")).scalar() == 0
     # Down through 0002's downgrade (a downgrade to a revision other than base is not
-    # reported correctly by app.migrate: its "applied" list assumes an upgrade).
+    # reported correctly by app.data.migrate: its "applied" list assumes an upgrade).
     migrate(engine, "base")
     assert _tables(engine) == {"alembic_version"}

@@ -15,8 +15,9 @@ from awslambdaric.lambda_runtime_marshaller import to_json
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
-from app import crud, schemas
+from app.api import schemas
 from app.api.projects import LIST_MAX_ITEMS
+from app.data import crud
 from tests.client import LambdaClient
 from tests.conftest import lambda_context
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from app.tables import project_tags, projects
+from app.data.tables import project_tags, projects
 from tests.client import LambdaClient
 from tests.conftest import SAMPLE_PROJECT
 

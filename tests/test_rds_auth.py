@@ -1,4 +1,4 @@
-"""The RDS IAM auth token (app/rds_auth.py), byte for byte against botocore's
+"""The RDS IAM auth token (app/aws/rds_auth.py), byte for byte against botocore's
 `generate_db_auth_token`, and the settings that select IAM authentication.
 
 botocore is a development dependency only (it comes with aws-sam-cli), never in the image; it
@@ -15,9 +15,9 @@ from unittest import mock
 
 import pytest
 
-from app.rds_auth import generate_auth_token
+from app.aws.rds_auth import generate_auth_token
+from app.aws.sigv4 import Credentials
 from app.settings import Settings, SettingsError, load_settings
-from app.sigv4 import Credentials
 
 botocore_session = pytest.importorskip("botocore.session")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from app.schemas import ContactCreate, ProjectCreate, ProjectUpdate
+from app.api.schemas import ContactCreate, ProjectCreate, ProjectUpdate
 
 
 @pytest.mark.parametrize("slug", ["a", "hello-world", "v2", "a-1-b", "x" * 80])

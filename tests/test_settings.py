@@ -104,7 +104,7 @@ def test_other_database_urls_stop_start_up_naming_the_variable(
 
 
 def test_a_postgres_url_builds_an_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.db import build_engine
+    from app.data.db import build_engine
 
     monkeypatch.setenv("DATABASE_URL", "postgres://u@127.0.0.1:1/app")
     engine = build_engine(load_settings())

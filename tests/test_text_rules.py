@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from app.api.schemas import ContactCreate, ProjectCreate, ProjectUpdate
 from app.main import create_app
-from app.schemas import ContactCreate, ProjectCreate, ProjectUpdate
 from app.settings import Settings
 
 OPENAPI = create_app(Settings(database_url="sqlite://")).openapi()

@@ -8,11 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Request, Response
 
-from app import crud, idempotency, metrics, ratelimit, schemas
+from app.api import schemas
+from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey
 from app.api.responses import BODY_ERRORS, DATABASE_ERRORS
-from app.db import DbConnection
-from app.pagination import PageParams, page_params
+from app.aws import metrics
+from app.data import crud, idempotency, ratelimit
+from app.data.db import DbConnection
 from app.security import Admin
 
 router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy import text
 
-from app import schemas
+from app.api import schemas
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +22,7 @@ async def health() -> dict[str, str]:
     responses={503: {"model": schemas.ErrorBody, "description": "Database unreachable"}},
 )
 async def ready(request: Request) -> dict[str, str]:
-    # Blocking on purpose, as the database routes do (see app/db.py: one event at a time).
+    # Blocking on purpose, as the database routes do (see app/data/db.py: one event at a time).
     # Database errors become 503 in the app's exception handlers (app/errors.py).
     with request.state.engine.connect() as connection:
         connection.execute(text("SELECT 1"))

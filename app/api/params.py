@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Header, Path, Query
 
-from app.schemas import SLUG_PATTERN
+from app.api.schemas import SLUG_PATTERN
 
 SlugPath = Annotated[str, Path(max_length=80, pattern=SLUG_PATTERN)]
 TagQuery = Annotated[str | None, Query(max_length=32, pattern=SLUG_PATTERN)]

@@ -6,11 +6,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
-from app import crud, idempotency, schemas
+from app.api import schemas
+from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import BODY_ERRORS, DATABASE_ERRORS
-from app.db import DbConnection
-from app.pagination import PageParams, page_params
+from app.data import crud, idempotency
+from app.data.db import DbConnection
 from app.security import Admin, require_admin
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
@@ -29,7 +30,7 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 
 
 # Items per list page, whatever `limit` asks for (the answer's `limit` says what was used).
-# The bound follows from the field limits in app/schemas.py, counted in the invocation payload
+# The bound follows from the field limits in app/api/schemas.py, counted in the invocation payload
 # (the API's JSON inside the runtime's JSON, which writes non-ASCII as \uXXXX escapes): a text
 # character costs at most 12 bytes there (an astral character, a surrogate pair of escapes),
 # a URL character 1 (RFC 3986 only); slugs and tags are ASCII. title 200 + summary 500 +

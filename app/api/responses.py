@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.schemas import ErrorBody
+from app.api.schemas import ErrorBody
 
 Responses = dict[int | str, dict[str, Any]]
 

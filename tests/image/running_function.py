@@ -178,7 +178,7 @@ def dedicated_database(server_url: str, name: str) -> Iterator[str]:
     connections (pg_stat_activity by datname) sees only the container's."""
     from sqlalchemy import create_engine, text
 
-    from app.migrate import migrate
+    from app.data.migrate import migrate
 
     server = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with server.connect() as conn:

@@ -1,6 +1,6 @@
 """The metrics in the running image: under Lambda's JSON log format, the function's counters
 reach the log as top-level Embedded Metric Format objects, one per line, which is what
-CloudWatch Logs extracts metrics from (app/metrics.py cites the specification)."""
+CloudWatch Logs extracts metrics from (app/aws/metrics.py cites the specification)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from app import metrics
+from app.aws import metrics
 from tests.conftest import load_event
 from tests.image.support import Emulator
 

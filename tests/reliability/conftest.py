@@ -104,7 +104,7 @@ def fault_db() -> Iterator[FaultDB]:
             conn.execute(text("CREATE DATABASE faults"))
         server.dispose()
         url = cluster.url.rsplit("/", 1)[0] + "/faults"
-        from app.migrate import migrate
+        from app.data.migrate import migrate
 
         engine = create_engine(url)
         migrate(engine)

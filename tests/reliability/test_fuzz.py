@@ -314,7 +314,7 @@ UNDOCUMENTED_CONSTRAINTS = [
 
 @pytest.mark.parametrize(("path", "method", "body"), UNDOCUMENTED_CONSTRAINTS)
 def test_request_schema_rejects_what_the_app_rejects(path: str, method: str, body: Any) -> None:
-    from app.schemas import ContactCreate, ProjectCreate
+    from app.api.schemas import ContactCreate, ProjectCreate
 
     model = ProjectCreate if path == "/projects" else ContactCreate
     with pytest.raises(ValueError, match="validation error"):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from app import crud
+from app.data import crud
 from tests.client import LambdaClient
 from tests.conftest import ADMIN_TOKEN, ADMIN_TOKEN_SHA256
 

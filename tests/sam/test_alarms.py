@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from app import metrics
+from app.aws import metrics
 from app.settings import Settings
 from tests.sam.translated import load, translate
 

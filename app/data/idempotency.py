@@ -24,8 +24,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.engine import Connection
 
-from app.crud import dialect_insert
-from app.tables import idempotency_keys
+from app.data.crud import dialect_insert
+from app.data.tables import idempotency_keys
 
 HEADER = "Idempotency-Key"
 TTL = dt.timedelta(hours=24)

@@ -1,8 +1,8 @@
 """AWS Signature Version 4 with the standard library only: the one signer of the project.
 
 HMAC-SHA256 over a canonical form of the request, with a key derived from the secret access
-key for one day, region and service. Used for the Secrets Manager call (app/aws_secrets.py,
-an Authorization header) and for RDS IAM auth tokens (app/rds_auth.py, a presigned query
+key for one day, region and service. Used for the Secrets Manager call (app/aws/aws_secrets.py,
+an Authorization header) and for RDS IAM auth tokens (app/aws/rds_auth.py, a presigned query
 string). Checked against the published SigV4 test-suite vectors (tests/test_aws_secrets.py)
 and against botocore's presigner (tests/test_rds_auth.py). Only hashlib, hmac and
 urllib.parse: importing it costs next to nothing at cold start.

@@ -103,7 +103,7 @@ contact_rate_limits = Table(
 )
 
 # A retried POST with the same Idempotency-Key replays the stored answer instead of writing twice.
-# `key` holds a digest of (caller, key) (app/idempotency.py); created_at is indexed for the
+# `key` holds a digest of (caller, key) (app/data/idempotency.py); created_at is indexed for the
 # bounded cleanup of expired keys.
 idempotency_keys = Table(
     "idempotency_keys",

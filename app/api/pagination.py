@@ -23,6 +23,6 @@ async def page_params(
 
     async, like every dependency here: FastAPI runs a sync dependency in its threadpool,
     and that hop yields the event loop while the route may already hold its connection
-    (see app/db.py).
+    (see app/data/db.py).
     """
     return PageParams(limit=limit, offset=offset)

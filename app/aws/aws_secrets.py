@@ -2,7 +2,7 @@
 
 Why not boto3: it is about 25 MB installed and importing it costs hundreds of milliseconds of
 cold start, all to make one signed HTTPS POST at the first database use. That POST is
-`GetSecretValue`, signed with AWS Signature Version 4 (app/sigv4.py). The signer is checked
+`GetSecretValue`, signed with AWS Signature Version 4 (app/aws/sigv4.py). The signer is checked
 against the published SigV4 test-suite vectors and the whole call against a local stand-in
 for Secrets Manager (tests/test_aws_secrets.py).
 
@@ -21,8 +21,8 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-# The signer lives in app/sigv4.py (shared with the RDS auth token); re-exported here.
-from app.sigv4 import EMPTY_SHA256, Credentials, sign, signing_key  # noqa: F401
+# The signer lives in app/aws/sigv4.py (shared with the RDS auth token); re-exported here.
+from app.aws.sigv4 import EMPTY_SHA256, Credentials, sign, signing_key  # noqa: F401
 
 
 class SecretsManagerError(RuntimeError):

@@ -16,11 +16,11 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from app import db_limits, db_tls
+from app.data import db_limits, db_tls
 
 logger = logging.getLogger("app.migrate")
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 # Any constant works; this one spells "portfoli" in ASCII, unlikely to collide with others.
 ADVISORY_LOCK_KEY = 0x706F7274666F6C69
 
@@ -155,10 +155,10 @@ def _is_upgrade(config: Any, current: str | None, target: str) -> bool:
 
 
 def main() -> None:
-    """`python -m app.migrate`: upgrade the database DATABASE_URL names (SQLite by default)."""
+    """`python -m app.data.migrate`: upgrade the database DATABASE_URL names (SQLite by default)."""
     import json
 
-    from app.db import build_engine
+    from app.data.db import build_engine
     from app.logging_setup import configure
     from app.settings import get_settings
 

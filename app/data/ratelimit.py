@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import case, delete, select
 from sqlalchemy.engine import Connection
 
-from app.crud import dialect_insert
+from app.data.crud import dialect_insert
+from app.data.tables import contact_rate_limits as limits
 from app.settings import Settings
-from app.tables import contact_rate_limits as limits
 
 # Expired rows deleted per accepted message: far more than the one row a message can add.
 CLEANUP_BATCH = 100

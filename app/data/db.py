@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from app import db_limits, db_tls
+from app.data import db_limits, db_tls
 from app.settings import Settings
 
 
@@ -25,7 +25,7 @@ def build_engine(settings: Settings) -> Engine:
     """Create (without connecting) the engine for `settings`."""
     if settings.db_iam_auth:
         # A token instead of a password, computed at each new connection (tokens expire).
-        from app.rds_auth import IamAuthToken
+        from app.aws.rds_auth import IamAuthToken
 
         engine = _postgres_engine(settings, IamAuthToken.url(settings))
         event.listen(engine, "do_connect", IamAuthToken(settings))
@@ -91,7 +91,7 @@ class _SecretCredentials:
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import OperationalError
 
-        from app.aws_secrets import SecretsManagerError, database_url_from_secret
+        from app.aws.aws_secrets import SecretsManagerError, database_url_from_secret
 
         try:
             url = make_url(

@@ -14,7 +14,7 @@ from typing import Any
 from mangum import Mangum
 from mangum.protocols import LifespanCycle
 
-from app import lambda_events
+from app.aws import lambda_events
 from app.main import create_app
 from app.settings import Settings
 
@@ -65,8 +65,9 @@ class LambdaAdapter:
         is answered at its ResponseURL whatever happens, since CloudFormation would otherwise
         wait out its timeout; deleting the resource leaves the database alone.
         """
-        from app import custom_resource, db_limits
-        from app.migrate import migrate
+        from app.aws import custom_resource
+        from app.data import db_limits
+        from app.data.migrate import migrate
 
         def run(deadline: float) -> dict[str, Any]:
             # `deadline` (time.monotonic()) is when custom_resource.serve answers FAILED on

@@ -7,7 +7,7 @@ Making one needs no network call, so the function needs neither a database secre
 Secrets Manager endpoint in its VPC. RDS accepts tokens over TLS only: the settings refuse
 DB_IAM_AUTH with a non-TLS sslmode, and the default with it is `verify-full`.
 
-The signing is app.sigv4 (the one SigV4 implementation, shared with the Secrets Manager call);
+The signing is app.aws.sigv4 (the one SigV4 implementation, shared with the Secrets Manager call);
 the token is checked byte for byte against botocore's `generate_db_auth_token`
 (tests/test_rds_auth.py). boto3/botocore are never in the image.
 """
@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
+from app.aws.sigv4 import ALGORITHM, EMPTY_SHA256, Credentials, signature
 from app.settings import Settings
-from app.sigv4 import ALGORITHM, EMPTY_SHA256, Credentials, signature
 
 # What botocore presigns with; RDS accepts at most 900 seconds.
 TOKEN_LIFETIME_SECONDS = 900

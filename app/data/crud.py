@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection, Row
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
 
-from app import schemas
-from app.tables import contact_messages, project_tags, projects
+from app.api import schemas
+from app.data.tables import contact_messages, project_tags, projects
 
 _PROJECT_COLUMNS = [c for c in projects.c if c.name != "id"]
 # List items are summaries: the body is neither read nor sent.

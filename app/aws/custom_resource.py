@@ -19,7 +19,9 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
-logger = logging.getLogger(__name__)
+# Named, not __name__: the logger name is part of the JSON log lines and stayed the same when
+# the module moved into app/aws/.
+logger = logging.getLogger("app.custom_resource")
 
 Status = Literal["SUCCESS", "FAILED"]
 REQUEST_TYPES = frozenset({"Create", "Update", "Delete"})
