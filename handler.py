@@ -66,7 +66,7 @@ def migrate(event: Any, context: Any) -> dict[str, Any]:
     """
     if invalid_settings is None:
         return adapter.migrate(event, context)
-    from app import custom_resource  # only the migrate path pays for urllib
+    from app.aws import custom_resource  # only the migrate path pays for urllib
 
     if not custom_resource.is_custom_resource_event(event):
         raise invalid_settings

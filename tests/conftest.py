@@ -95,12 +95,19 @@ def lambda_env(database_url: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def lambda_handler(lambda_env: dict[str, str]) -> Any:
     """`handler.handler` itself, imported with the suite's environment."""
+    # handler reads its settings once, at import: the suite's values are needed only then.
+    # Left in os.environ they would reach every command a test runs as a user would (SAM CLI
+    # passes a shell's value on for each variable the template declares).
+    saved = dict(os.environ)
     os.environ.update(lambda_env)
-    from app.settings import get_settings
+    try:
+        from app.settings import get_settings
 
-    get_settings.cache_clear()
-    import handler
-
+        get_settings.cache_clear()
+        import handler
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     return handler.handler
 
 

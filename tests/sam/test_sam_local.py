@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from tests.cloudformation import PHYSICAL_ID, ResponseBucket, custom_resource_event, response_bucket
 from tests.conftest import ADMIN_TOKEN, ADMIN_TOKEN_SHA256, EVENTS, expected_statuses
+from tests.workflows.support import SERVICE_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM = str(Path(sys.executable).parent / "sam")
@@ -67,7 +68,13 @@ def _engine_is_there() -> None:
 
 
 def _sam_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # As a user's shell: no AWS credentials, and none of the service's own variables, which
+    # SAM CLI would pass on to the function for each one the template declares.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AWS_") and k not in SERVICE_VARIABLES
+    }
     env.update(
         DOCKER_HOST=DOCKER_HOST,
         AWS_DEFAULT_REGION="us-east-1",

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from app.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 # Figures measured by the workflow tests (printed by conftest.py, never asserted).
@@ -25,10 +27,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# What the service reads: a user's shell has none of it unless the README says to set it, and a
+# value the suite set for itself must not leak into a command run as the user runs it.
+SERVICE_VARIABLES = frozenset(name.upper() for name in Settings.model_fields)
+
+
 def shell_env(*, venv: bool = True, **overrides: str) -> dict[str, str]:
     """The environment of a user's shell in the repository (the virtualenv first on PATH, or
     not active at all with venv=False, as on a machine where `make` creates it)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "VIRTUAL_ENV"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST", "VIRTUAL_ENV")) and k not in SERVICE_VARIABLES
+    }
     path = [p for p in env.get("PATH", "/usr/bin:/bin").split(":") if p != str(VENV_BIN)]
     env["PATH"] = ":".join([str(VENV_BIN), *path] if venv else path)
     env.update(overrides)

@@ -53,9 +53,16 @@ MAKE_POSTGRES_IMAGE = "make postgres-image"  # named in the README's prose
 
 
 def compose_cli(command: str) -> str:
-    """The README's `docker compose ...` line, with podman-compose where Docker is absent."""
-    docker = subprocess.run(["docker", "info"], capture_output=True, check=False)
-    if docker.returncode == 0:
+    """The README's `docker compose ...` line, with podman-compose where Docker is absent.
+
+    Both must answer: a Docker daemon (`docker info` also succeeds against podman's socket when
+    DOCKER_HOST points at it) and the Compose plugin, which the bare client lacks.
+    """
+    answers = [
+        subprocess.run(args, capture_output=True, check=False).returncode == 0
+        for args in (["docker", "info"], ["docker", "compose", "version"])
+    ]
+    if all(answers):
         return command
     return command.replace("docker compose", str(ROOT / ".venv" / "bin" / "podman-compose"), 1)
 
