@@ -19,6 +19,12 @@ from sqlalchemy.engine import Engine
 from tests.postgres import Cluster, throwaway_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Under `make test` pytest inherits make's own variables; a `make` that a test runs as a user
+# would then think itself a sub-make and print "make[1]: Entering/Leaving directory" into the
+# output the test reads. A user's shell has none of them.
+for _name in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR"):
+    os.environ.pop(_name, None)
 EVENTS = ROOT / "events"
 # The token the sample admin events carry; the suite configures its digest. Never deploy it.
 ADMIN_TOKEN = "local-admin-token"
