@@ -130,3 +130,59 @@ def test_the_largest_single_project_stays_under_lambdas_limit(
     assert response["statusCode"] == 200
     assert payload < LAMBDA_LIMIT
     assert payload < ALB_LIMIT  # it even fits behind ALB
+
+
+def _worst_message(index: int) -> schemas.ContactCreate:
+    """The costliest message ContactCreate accepts, every field at its maximum length."""
+    values: dict[str, str] = {}
+    for field in ("name", "email", "message"):
+        length = _max_length(schemas.ContactCreate, field)
+        base = {"name": "x", "email": "a@example.com", "message": "x"}
+        accepted = []
+        for char in CANDIDATES:
+            # An address needs its "@" and a domain: fill the local part only.
+            value = (
+                char * (length - len(f"{index}@example.com")) + f"{index}@example.com"
+                if field == "email"
+                else char * length
+            )
+            try:
+                schemas.ContactCreate(**{**base, field: value})
+            except ValidationError:
+                continue
+            accepted.append((_payload_bytes(char), value))
+        assert accepted, f"no candidate accepted for {field}"
+        values[field] = max(accepted)[1]
+    return schemas.ContactCreate(**values)
+
+
+def test_a_full_inbox_page_of_the_largest_messages_stays_under_one_megabyte(
+    lambda_handler: Any, clean_db: Engine
+) -> None:
+    from app.api.contact import INBOX_MAX_ITEMS
+    from scripts.generate_events import http_v2
+    from tests.conftest import ADMIN_TOKEN
+
+    with clean_db.begin() as conn:
+        for index in range(INBOX_MAX_ITEMS + 5):
+            crud.create_contact_message(conn, data=_worst_message(index))
+    event = http_v2(
+        {
+            "method": "GET",
+            "path": "/contact",
+            "query": {"limit": "100"},
+            "headers": {"authorization": f"Bearer {ADMIN_TOKEN}"},
+        }
+    )
+    response = lambda_handler(event, lambda_context())
+    page = json.loads(response["body"])
+    payload = len(to_json(response).encode())
+    print(f"inbox page of {len(page['items'])} of the largest messages: {payload} bytes")
+
+    assert response["statusCode"] == 200, response["body"][:300]
+    assert (len(page["items"]), page["limit"], page["total"]) == (
+        INBOX_MAX_ITEMS,
+        INBOX_MAX_ITEMS,
+        INBOX_MAX_ITEMS + 5,
+    )
+    assert payload < ALB_LIMIT

@@ -17,6 +17,13 @@ from app.data import crud, idempotency, ratelimit
 from app.data.db import DbConnection
 from app.security import Admin
 
+# A message is at most 5,454 characters (name 200, e-mail 254, message 5,000). Escaped in the
+# invocation payload an astral character costs 12 bytes, so one message can weigh ~65,500
+# bytes and 100 of them 6.5 MB, past Lambda's 6 MB response limit (measured in
+# tests/test_project_lists.py). 14 stay under ALB's 1 MB (~916,000 bytes at worst); `limit`
+# asks for more and the answer says what was served, as for project lists.
+INBOX_MAX_ITEMS = 14
+
 router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
 
 _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -102,11 +109,11 @@ async def list_messages(
     page: Annotated[PageParams, Depends(page_params)],
     unread: bool | None = None,
 ) -> dict[str, Any]:
-    """Messages newest first (admin only); `unread=true` for the unread ones only."""
-    items, total = crud.list_contact_messages(
-        conn, limit=page.limit, offset=page.offset, unread=unread
-    )
-    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+    """Messages newest first (admin only), at most INBOX_MAX_ITEMS a page; `unread=true` for
+    the unread ones only."""
+    limit = min(page.limit, INBOX_MAX_ITEMS)
+    items, total = crud.list_contact_messages(conn, limit=limit, offset=page.offset, unread=unread)
+    return {"items": items, "total": total, "limit": limit, "offset": page.offset}
 
 
 @router.patch(
