@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -212,3 +213,18 @@ def make_client(database_url: str) -> Iterator[Any]:
     yield make
     for adapter in adapters:
         adapter.shutdown()
+
+
+@pytest.fixture
+def fresh_engine(database_url: str) -> Iterator[Engine]:
+    """An engine on a new, empty database of the suite's cluster."""
+    name = f"migrations_{uuid.uuid4().hex[:8]}"
+    server = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine(database_url.rsplit("/", 1)[0] + f"/{name}")
+    yield engine
+    engine.dispose()
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    server.dispose()

@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from app.data.migrate import MIGRATIONS, migrate
-
-
-@pytest.fixture
-def fresh_engine(database_url: str) -> Iterator[Engine]:
-    """An engine on a new, empty database of the suite's cluster."""
-    name = f"migration_0003_{uuid.uuid4().hex[:8]}"
-    server = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_engine(database_url.rsplit("/", 1)[0] + f"/{name}")
-    yield engine
-    engine.dispose()
-    with server.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    server.dispose()
 
 
 def test_0003_upgrades_existing_data(fresh_engine: Engine) -> None:

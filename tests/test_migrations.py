@@ -6,8 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -34,21 +32,6 @@ def _all_revisions() -> list[str]:
 
 ALL = _all_revisions()
 HEAD = ALL[-1]
-
-
-@pytest.fixture
-def fresh_engine(database_url: str) -> Iterator[Engine]:
-    """An engine on a new, empty database of the suite's cluster."""
-    name = f"migrations_{uuid.uuid4().hex[:8]}"
-    server = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_engine(database_url.rsplit("/", 1)[0] + f"/{name}")
-    yield engine
-    engine.dispose()
-    with server.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    server.dispose()
 
 
 def _tables(engine: Engine) -> set[str]:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Re
 from app.api import schemas
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey
-from app.api.responses import BODY_ERRORS, DATABASE_ERRORS
+from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
 from app.aws import metrics
 from app.data import crud, idempotency, ratelimit
 from app.data.db import DbConnection
@@ -26,14 +26,6 @@ INBOX_MAX_ITEMS = 14
 
 router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
 
-_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": schemas.ErrorBody, "description": "Missing or wrong admin token"},
-    503: {
-        "model": schemas.ErrorBody,
-        "description": "Admin access not configured or database unavailable",
-    },
-}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": schemas.ErrorBody}}
 _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     429: {
         "model": schemas.ErrorBody,
@@ -102,7 +94,7 @@ async def send_message(
     return receipt
 
 
-@router.get("", response_model=schemas.Page[schemas.ContactMessage], responses=_ADMIN_ERRORS)
+@router.get("", response_model=schemas.Page[schemas.ContactMessage], responses=ADMIN_ERRORS)
 async def list_messages(
     _: Admin,
     conn: DbConnection,
@@ -119,7 +111,7 @@ async def list_messages(
 @router.patch(
     "/{message_id}",
     response_model=schemas.ContactMessage,
-    responses={**_ADMIN_ERRORS, **BODY_ERRORS, **_NOT_FOUND},
+    responses={**ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND},
 )
 async def mark_message(
     _: Admin, message_id: MessageId, data: schemas.ContactUpdate, conn: DbConnection
@@ -135,7 +127,7 @@ async def mark_message(
     "/{message_id}",
     status_code=204,
     response_class=Response,
-    responses={**_ADMIN_ERRORS, **_NOT_FOUND},
+    responses={**ADMIN_ERRORS, **NOT_FOUND},
 )
 async def delete_message(_: Admin, message_id: MessageId, conn: DbConnection) -> Response:
     """Erase a message for good: spam clean-up, erasure requests (admin only)."""

@@ -9,21 +9,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from app.api import schemas
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
-from app.api.responses import BODY_ERRORS, DATABASE_ERRORS
+from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
 from app.data import crud, idempotency
 from app.data.db import DbConnection
 from app.security import Admin, require_admin
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
 
-_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": schemas.ErrorBody, "description": "Missing or wrong admin token"},
-    503: {
-        "model": schemas.ErrorBody,
-        "description": "Admin access not configured or database unavailable",
-    },
-}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": schemas.ErrorBody}}
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": schemas.ErrorBody, "description": "Slug already taken"}
 }
@@ -76,7 +68,7 @@ async def list_projects(
 
 
 @router.get(
-    "/{slug}", response_model=schemas.ProjectPublic, responses={**_NOT_FOUND, **_DRAFT_ERRORS}
+    "/{slug}", response_model=schemas.ProjectPublic, responses={**NOT_FOUND, **_DRAFT_ERRORS}
 )
 async def get_project(
     request: Request, response: Response, slug: SlugPath, conn: DbConnection
@@ -96,7 +88,7 @@ async def get_project(
     "",
     status_code=201,
     response_model=schemas.ProjectPublic,
-    responses={**_ADMIN_ERRORS, **BODY_ERRORS, **_CONFLICT},
+    responses={**ADMIN_ERRORS, **BODY_ERRORS, **_CONFLICT},
 )
 async def create_project(
     _: Admin,
@@ -120,7 +112,7 @@ async def create_project(
 @router.patch(
     "/{slug}",
     response_model=schemas.ProjectPublic,
-    responses={**_ADMIN_ERRORS, **BODY_ERRORS, **_NOT_FOUND, **_CONFLICT},
+    responses={**ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND, **_CONFLICT},
 )
 async def update_project(
     _: Admin, slug: SlugPath, data: schemas.ProjectUpdate, conn: DbConnection
@@ -140,7 +132,7 @@ async def update_project(
 
 
 @router.delete(
-    "/{slug}", status_code=204, response_class=Response, responses={**_ADMIN_ERRORS, **_NOT_FOUND}
+    "/{slug}", status_code=204, response_class=Response, responses={**ADMIN_ERRORS, **NOT_FOUND}
 )
 async def delete_project(_: Admin, slug: SlugPath, conn: DbConnection) -> Response:
     if not crud.delete_project(conn, slug=slug):

@@ -21,3 +21,14 @@ BODY_ERRORS: Responses = {
     413: {"model": ErrorBody, "description": "Body over the size limit"},
     422: {"model": ErrorBody, "description": "Invalid input"},
 }
+
+# Every admin route (app/security.py): a missing or wrong token, or no digest configured.
+ADMIN_ERRORS: Responses = {
+    401: {"model": ErrorBody, "description": "Missing or wrong admin token"},
+    503: {
+        "model": ErrorBody,
+        "description": "Admin access not configured or database unavailable",
+    },
+}
+
+NOT_FOUND: Responses = {404: {"model": ErrorBody}}
