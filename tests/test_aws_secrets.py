@@ -84,12 +84,10 @@ def test_signing_key_matches_the_published_derivation() -> None:
 
 def test_signer_agrees_with_botocore_on_a_secrets_manager_request() -> None:
     """A second, independent signer (a dev dependency, never in the image)."""
-    botocore = pytest.importorskip("botocore")
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials as BotoCredentials
 
-    del botocore
     creds = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "TOKEN/+=")
     url = "https://secretsmanager.eu-west-1.amazonaws.com/"
     body = b'{"SecretId": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"}'

@@ -13,13 +13,12 @@ import datetime as dt
 from typing import Any
 from unittest import mock
 
+import botocore.session as botocore_session
 import pytest
 
 from app.aws.rds_auth import generate_auth_token
 from app.aws.sigv4 import Credentials
 from app.settings import Settings, SettingsError, load_settings
-
-botocore_session = pytest.importorskip("botocore.session")
 
 KEYS = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+token/with+specials="
