@@ -118,11 +118,13 @@ def start(
     database_url: str,
     arch: str,
     extra_env: dict[str, str] | None = None,
+    volumes: list[str] | None = None,
 ) -> Emulated:
     """Start a fresh container of `tag` the way `make local` does; do not wait for it.
 
-    `extra_env` adds variables for the probes (PYTHONVERBOSE, PYTHONPROFILEIMPORTTIME), never
-    for timed runs.
+    `extra_env` adds variables: the probes' (PYTHONVERBOSE, PYTHONPROFILEIMPORTTIME), and the
+    production-like link's (bench/dblink.py), which `volumes` (HOST:CONTAINER:ro) completes with
+    its CA.
     """
     command = engine_command(
         "run-local",
@@ -139,6 +141,8 @@ def start(
     at = command.index(tag)
     for key, value in (extra_env or {}).items():
         command[at:at] = ["-e", f"{key}={value}"]
+    for volume in volumes or []:
+        command[at:at] = ["-v", volume]
     subprocess.run(
         ["podman", "rm", "--force", "--time", "0", name], check=False, capture_output=True
     )
