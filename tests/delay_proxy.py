@@ -2,11 +2,11 @@
 
 It stands between the function and PostgreSQL in the bench's production-like variant (and in
 the tests that count round trips): on AWS the database is a network hop away, on loopback it
-is not (the bench adds 1 ms per round trip). Each direction of each connection has a reader thread (it stamps the time
-a chunk arrived) and a writer thread (it sends the chunk when its time has come), so the delay
-is added once per direction and ordering is kept. Threads and `time.sleep`, not asyncio:
-asyncio's selector rounds its timeouts up to whole milliseconds, which would double a 0.5 ms
-delay.
+is not (the bench adds 1 ms per round trip). Each direction of each connection has a reader
+thread (it stamps the time a chunk arrived) and a writer thread (it sends the chunk when its
+time has come), so the delay is added once per direction and ordering is kept. Threads and
+`time.sleep`, not asyncio: asyncio's selector rounds its timeouts up to whole milliseconds,
+which would double a 0.5 ms delay.
 
 A round trip, as counted here, is one client turn: the client sends after the server has
 spoken (or first on a new connection). The protocol is strictly request/response for the

@@ -18,6 +18,8 @@ NEVER_AT_START = [
     "sqlalchemy.orm",
     "alembic",
     "pydantic.v1",
+    "pydantic_settings",
+    "dotenv",
     "app.data.migrate",
     "app.aws.aws_secrets",
     "app.aws.custom_resource",
