@@ -56,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(contact.router)
+    # Last: a public request is answered before FastAPI prepares any admin route.
+    app.include_router(projects.admin_router)
+    app.include_router(contact.admin_router)
     errors.install(app)
 
     # Added innermost first: the access log sees the final status of everything below it.

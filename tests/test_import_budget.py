@@ -21,6 +21,8 @@ NEVER_AT_START = [
     "pydantic_settings",
     "dotenv",
     "app.data.migrate",
+    "app.data.idempotency",
+    "app.data.ratelimit",
     "app.aws.aws_secrets",
     "app.aws.custom_resource",
     "email_validator",

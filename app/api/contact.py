@@ -13,7 +13,7 @@ from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
 from app.aws import metrics
-from app.data import crud, idempotency, ratelimit
+from app.data import crud
 from app.data.db import DbConnection
 from app.security import Admin
 
@@ -25,6 +25,8 @@ from app.security import Admin
 INBOX_MAX_ITEMS = 14
 
 router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
+# The admin's inbox: included after every public router (see app/api/projects.py).
+admin_router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
 
 _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     429: {
@@ -55,6 +57,9 @@ async def send_message(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Store a message (202). Per client, CONTACT_RATE_LIMIT messages per window, then 429."""
+    # Loaded by the first message, not before a public read is answered.
+    from app.data import idempotency, ratelimit
+
     counters = metrics.for_app(request.app)
     if data.website.strip():
         # A bot: answer as usual so it learns nothing, store nothing, count it.
@@ -94,7 +99,7 @@ async def send_message(
     return receipt
 
 
-@router.get("", response_model=schemas.Page[schemas.ContactMessage], responses=ADMIN_ERRORS)
+@admin_router.get("", response_model=schemas.Page[schemas.ContactMessage], responses=ADMIN_ERRORS)
 async def list_messages(
     _: Admin,
     conn: DbConnection,
@@ -108,7 +113,7 @@ async def list_messages(
     return {"items": items, "total": total, "limit": limit, "offset": page.offset}
 
 
-@router.patch(
+@admin_router.patch(
     "/{message_id}",
     response_model=schemas.ContactMessage,
     responses={**ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND},
@@ -123,7 +128,7 @@ async def mark_message(
     return message
 
 
-@router.delete(
+@admin_router.delete(
     "/{message_id}",
     status_code=204,
     response_class=Response,

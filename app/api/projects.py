@@ -10,11 +10,15 @@ from app.api import schemas
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
-from app.data import crud, idempotency
+from app.data import crud
 from app.data.db import DbConnection
 from app.security import Admin, require_admin
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
+# The admin's writes: included after every public router (app/main.py), so a public request
+# never reaches them and FastAPI, which prepares an included router's routes when a request is
+# first matched against them, does not prepare them before a public request is answered.
+admin_router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": schemas.ErrorBody, "description": "Slug already taken"}
@@ -84,7 +88,7 @@ async def get_project(
     return project
 
 
-@router.post(
+@admin_router.post(
     "",
     status_code=201,
     response_model=schemas.ProjectPublic,
@@ -96,6 +100,8 @@ async def create_project(
     conn: DbConnection,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
+    from app.data import idempotency  # admin only: not loaded before a public read
+
     guard = idempotency.Guard.for_request(
         conn, key=idempotency_key, scope="POST /projects", caller="admin", body=data.model_dump()
     )
@@ -109,7 +115,7 @@ async def create_project(
     return project
 
 
-@router.patch(
+@admin_router.patch(
     "/{slug}",
     response_model=schemas.ProjectPublic,
     responses={**ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND, **_CONFLICT},
@@ -131,7 +137,7 @@ async def update_project(
     return project
 
 
-@router.delete(
+@admin_router.delete(
     "/{slug}", status_code=204, response_class=Response, responses={**ADMIN_ERRORS, **NOT_FOUND}
 )
 async def delete_project(_: Admin, slug: SlugPath, conn: DbConnection) -> Response:
