@@ -11,7 +11,7 @@ from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
 from app.data import crud
-from app.data.db import DbConnection
+from app.data.db import DbConnection, DbReader
 from app.security import Admin, require_admin
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
@@ -50,7 +50,7 @@ def _not_found(slug: str) -> HTTPException:
 async def list_projects(
     request: Request,
     response: Response,
-    conn: DbConnection,
+    read: DbReader,
     page: Annotated[PageParams, Depends(page_params)],
     tag: TagQuery = None,
     featured: bool | None = None,
@@ -65,8 +65,13 @@ async def list_projects(
         response.headers.update(_NO_STORE)
     limit = min(page.limit, LIST_MAX_ITEMS)
     published = {"published": True, "draft": False, "all": None}[status]
-    items, total = crud.list_projects(
-        conn, limit=limit, offset=page.offset, tag=tag, featured=featured, published=published
+    items, total = read(
+        crud.list_projects,
+        limit=limit,
+        offset=page.offset,
+        tag=tag,
+        featured=featured,
+        published=published,
     )
     return {"items": items, "total": total, "limit": limit, "offset": page.offset}
 
@@ -75,14 +80,14 @@ async def list_projects(
     "/{slug}", response_model=schemas.ProjectPublic, responses={**NOT_FOUND, **_DRAFT_ERRORS}
 )
 async def get_project(
-    request: Request, response: Response, slug: SlugPath, conn: DbConnection
+    request: Request, response: Response, slug: SlugPath, read: DbReader
 ) -> dict[str, Any]:
     """A published project; with the admin token, a draft too (preview)."""
     admin = "authorization" in request.headers
     if admin:
         await require_admin(request)  # a token that is sent must be right: 401 otherwise
         response.headers.update(_NO_STORE)
-    project = crud.get_project(conn, slug=slug, published_only=not admin)
+    project = read(crud.get_project, slug=slug, published_only=not admin)
     if project is None:
         raise _not_found(slug)
     return project
