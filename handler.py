@@ -36,6 +36,12 @@ else:
     configure_logging(settings)
     adapter = LambdaAdapter(settings)
     atexit.register(adapter.shutdown)
+    if settings.aws_lambda_runtime_api:
+        # The connection opens in the background while the first event is on its way; INIT
+        # never waits on the database (app/data/warmup.py).
+        from app.data import warmup
+
+        warmup.start(adapter.state["engine"])
 
 
 def _handler(event: Any, context: Any) -> dict[str, Any]:
