@@ -1,7 +1,8 @@
 """A per-client limit on contact messages, kept in PostgreSQL and safe under concurrency.
 
-The client is the source address API Gateway (or ALB, or a function URL) saw, never a header
-the client chose, and it is stored only as an HMAC: the table cannot be read back into
+The client is the address the host reported (app/host_scope.py: under Lambda the source address
+API Gateway, ALB or a function URL saw), never a header the client chose, and it is stored
+only as an HMAC: the table cannot be read back into
 addresses without the key, which the database never holds.
 
 One row per client and fixed window, counted with a single INSERT ... ON CONFLICT DO UPDATE:
@@ -19,8 +20,6 @@ import hashlib
 import hmac
 import ipaddress
 import math
-from collections.abc import MutableMapping
-from typing import Any
 
 from sqlalchemy import case, delete, select
 from sqlalchemy.engine import Connection
@@ -33,28 +32,6 @@ from app.settings import Settings
 CLEANUP_BATCH = 100
 # Outside Lambda and without any secret configured (a laptop): a fixed, public key.
 _LOCAL_KEY = b"portfolio-backend local development only"
-
-
-def client_address(scope: MutableMapping[str, Any]) -> str | None:
-    """The caller's address as the AWS front door recorded it, else the ASGI peer."""
-    event = scope.get("aws.event")
-    context = event.get("requestContext") if isinstance(event, dict) else None
-    if isinstance(context, dict):
-        http = context.get("http")  # HTTP API 2.0 and function URLs
-        if isinstance(http, dict) and isinstance(http.get("sourceIp"), str):
-            return str(http["sourceIp"])
-        identity = context.get("identity")  # REST API and HTTP API 1.0
-        if isinstance(identity, dict) and isinstance(identity.get("sourceIp"), str):
-            return str(identity["sourceIp"])
-        if "elb" in context:
-            # ALB (in its default "append" mode) adds the address it saw as the last
-            # X-Forwarded-For entry; the ones before it are whatever the client sent.
-            # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html
-            for name, value in scope.get("headers", []):
-                if name == b"x-forwarded-for":
-                    return str(value.decode("latin-1").rsplit(",", 1)[-1].strip()) or None
-    client = scope.get("client")
-    return str(client[0]) if client else None
 
 
 def client_key(settings: Settings) -> bytes:

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from mangum import Mangum
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 # API Gateway refuses more than 10,240 bytes of request line and header values itself (REST
 # and HTTP APIs alike:
@@ -178,24 +177,26 @@ def split_base_path(event: Mapping[str, Any], path: str, api_base_path: str) -> 
     return prefix, path
 
 
-class LambdaScope:
-    """ASGI wrapper: lifespan state into every request, and the base path as root_path."""
+def source_address(scope: Mapping[str, Any]) -> str | None:
+    """The caller's address as the AWS front door recorded it, else the ASGI peer.
 
-    def __init__(self, app: ASGIApp, state: dict[str, Any], api_base_path: str) -> None:
-        self.app = app
-        self.state = state
-        self.api_base_path = api_base_path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            root_path, path = split_base_path(
-                scope.get("aws.event") or {}, scope["path"], self.api_base_path
-            )
-            # ASGI convention (Starlette >= 0.33): `path` includes `root_path`.
-            scope = {
-                **scope,
-                "state": dict(self.state),
-                "root_path": root_path,
-                "path": root_path + path,
-            }
-        await self.app(scope, receive, send)
+    `scope` is Mangum's, with the event under `aws.event`.
+    """
+    event = scope.get("aws.event")
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    if isinstance(context, dict):
+        http = context.get("http")  # HTTP API 2.0 and function URLs
+        if isinstance(http, dict) and isinstance(http.get("sourceIp"), str):
+            return str(http["sourceIp"])
+        identity = context.get("identity")  # REST API and HTTP API 1.0
+        if isinstance(identity, dict) and isinstance(identity.get("sourceIp"), str):
+            return str(identity["sourceIp"])
+        if "elb" in context:
+            # ALB (in its default "append" mode) adds the address it saw as the last
+            # X-Forwarded-For entry; the ones before it are whatever the client sent.
+            # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html
+            for name, value in scope.get("headers", []):
+                if name == b"x-forwarded-for":
+                    return str(value.decode("latin-1").rsplit(",", 1)[-1].strip()) or None
+    client = scope.get("client")
+    return str(client[0]) if client else None
