@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # Key of the hash that stands for a client's address in the database. Unset: derived
     # from ADMIN_TOKEN_SHA256, a deploy-time secret the database never holds either.
     contact_client_key: str | None = None
+    # The ALB in front preserves client ports in X-Forwarded-For (its attribute
+    # routing.http.xff_client_port.enabled): the port is stripped from its entry.
+    xff_client_port: bool = False
     # Set by Lambda: the dimension of the metrics the function emits (app/aws/metrics.py).
     aws_lambda_function_name: str | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from typing import Annotated, Any
 
@@ -23,6 +24,8 @@ from app.security import Admin
 # tests/test_project_lists.py). 14 stay under ALB's 1 MB (~916,000 bytes at worst); `limit`
 # asks for more and the answer says what was served, as for project lists.
 INBOX_MAX_ITEMS = 14
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
 
@@ -60,9 +63,11 @@ async def send_message(
         # A bot: answer as usual so it learns nothing, store nothing, count it.
         sink.count(counters.CONTACT_HONEYPOT)
         return {"id": uuid.uuid4().hex, "status": "received"}
-    # Anonymous callers are told apart by source address (API Gateway's sourceIp), so one
-    # visitor's key never replays, or blocks, another's message.
-    caller = f"ip:{request.client.host}" if request.client else "ip:"
+    # Anonymous callers are told apart by the identity their host reported (under Lambda,
+    # API Gateway's sourceIp or ALB's entry), the same one the per-client limit counts, so
+    # one visitor's key never replays, or blocks, another's message.
+    client = host_scope.client_of(request.scope)
+    caller = f"ip:{client or ''}"
     guard = idempotency.Guard.for_request(
         conn,
         key=idempotency_key,
@@ -73,15 +78,19 @@ async def send_message(
     if (replayed := idempotent.claim(guard)) is not None:
         return replayed  # a retry of a message already counted
     settings = request.app.state.settings
-    wait = ratelimit.hit(
-        conn,
-        client=ratelimit.client_id(
-            ratelimit.client_key(settings), host_scope.client_of(request.scope)
-        ),
-        limit=settings.contact_rate_limit,
-        window=dt.timedelta(seconds=settings.contact_rate_window_seconds),
-        now=dt.datetime.now(dt.UTC),
-    )
+    if client is None:
+        # Pooling every visitor without an address into one allowance would let one of them
+        # silence the form for all; without an address there is no one to count.
+        logger.warning("no client address: per-client limit skipped", extra={"path": "/contact"})
+        wait = None
+    else:
+        wait = ratelimit.hit(
+            conn,
+            client=ratelimit.client_id(ratelimit.client_key(settings), client),
+            limit=settings.contact_rate_limit,
+            window=dt.timedelta(seconds=settings.contact_rate_window_seconds),
+            now=dt.datetime.now(dt.UTC),
+        )
     if wait is not None:
         sink.count(counters.CONTACT_RATE_LIMITED)
         raise HTTPException(

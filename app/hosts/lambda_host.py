@@ -50,10 +50,13 @@ def deadline_of(context: Any) -> float | None:
 class LambdaScope:
     """ASGI wrapper: lifespan state, the base path as root_path, and the host's two facts."""
 
-    def __init__(self, app: ASGIApp, state: dict[str, Any], api_base_path: str) -> None:
+    def __init__(
+        self, app: ASGIApp, state: dict[str, Any], api_base_path: str, xff_client_port: bool
+    ) -> None:
         self.app = app
         self.state = state
         self.api_base_path = api_base_path
+        self.xff_client_port = xff_client_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -66,7 +69,9 @@ class LambdaScope:
                 "state": dict(self.state),
                 "root_path": root_path,
                 "path": root_path + path,
-                host_scope.CLIENT: lambda_events.source_address(scope),
+                host_scope.CLIENT: host_scope.normalise(
+                    lambda_events.source_address(scope, xff_client_port=self.xff_client_port)
+                ),
                 host_scope.DEADLINE: deadline_of(scope.get("aws.context")),
             }
         await self.app(scope, receive, send)
@@ -84,7 +89,10 @@ class LambdaAdapter:
         self._lifespan.__enter__()
         self._running = True
         self._mangum.app = LambdaScope(
-            self.app, self._lifespan.lifespan_state, settings.api_base_path
+            self.app,
+            self._lifespan.lifespan_state,
+            settings.api_base_path,
+            settings.xff_client_port,
         )
         # Held while an invocation runs, so shutdown waits for it instead of cutting it short.
         self._busy = threading.Lock()
