@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     db_sslmode: SslMode | None = None
     db_sslrootcert: str = DEFAULT_SSLROOTCERT
     # Pooled connections under a multi-request server (uvicorn: `make run`, compose). A Lambda
-    # environment serves one event at a time and always uses one (app/aws/lambda_adapter.py).
+    # environment serves one event at a time and always uses one (app/hosts/lambda_host.py).
     db_pool_size: Annotated[int, Field(ge=1, le=100)] = 5
 
     admin_token_sha256: str | None = None
