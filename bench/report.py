@@ -166,15 +166,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "## Targets",
         "",
-        "| target | measured | limit | met |",
-        "|---|---:|---:|:-:|",
+        *targets_table(results),
     ]
-    for t in results["targets"]:
-        met = "-" if t["met"] is None else ("yes" if t["met"] else "**no**")
-        unit = "x" if t["unit"] == "ratio" else ("" if t["unit"] == "count" else f" {t['unit']}")
-        lines.append(
-            f"| {t['target']} | {_fmt(t['value'], 2)}{unit} | {t['limit']}{unit} | {met} |"
-        )
     lines += [
         "",
         "## Cold start (min / median / p90, ms)",
@@ -247,6 +240,54 @@ def markdown(results: dict[str, Any]) -> str:
     if NEWER_KEY in results["images"] and "project" in results["images"]:
         lines += python_comparison(results)
     return "\n".join(lines)
+
+
+def targets_table(results: dict[str, Any]) -> list[str]:
+    """The targets, measured value against limit (targets without a measurement left out)."""
+    lines = ["| target | measured | limit | met |", "|---|---:|---:|:-:|"]
+    for t in results["targets"]:
+        if t["value"] is None:
+            continue
+        met = "yes" if t["met"] else "**no**"
+        unit = "x" if t["unit"] == "ratio" else ("" if t["unit"] == "count" else f" {t['unit']}")
+        lines.append(
+            f"| {t['target']} | {_fmt(t['value'], 2)}{unit} | {t['limit']}{unit} | {met} |"
+        )
+    return lines
+
+
+DOCS_BEGIN = "<!-- bench:begin (written by bench/coldstart.py from its run; do not edit) -->"
+DOCS_END = "<!-- bench:end -->"
+
+
+def docs_block(results: dict[str, Any]) -> str:
+    """What docs/benchmark.md shows of a run, between DOCS_BEGIN and DOCS_END."""
+    meta = results["meta"]
+    m = meta["machine"]
+    ref = f"; `project-ref` is `{meta['ref']}`" if meta.get("ref") else ""
+    lines = [
+        DOCS_BEGIN,
+        "",
+        f"Last run: {meta['date'][:10]}, {m['cpu']}, {m['cores']} shared cores, {m['os']}, "
+        f"{m['engine']}, base `{meta['base']}`; N={meta['n']} fresh containers per image, "
+        f"link and route, M={meta['m']} warm invocations{ref}. Every figure: "
+        "[`bench/results/latest.md`](../bench/results/latest.md).",
+        "",
+        *targets_table(results),
+        *ratio_table(results),
+        *round_trip_table(results),
+        "",
+        DOCS_END,
+    ]
+    return "\n".join(lines)
+
+
+def replace_docs_block(text: str, block: str) -> str:
+    """`text` with its generated block replaced by `block` (ValueError if it has none)."""
+    start, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
+    if start < 0 or end < start:
+        raise ValueError("no generated bench block in the document")
+    return text[:start] + block + text[end + len(DOCS_END) :]
 
 
 def ratio_table(results: dict[str, Any]) -> list[str]:
