@@ -3,7 +3,10 @@ the hot reads, and whoever starts it never waits for the database."""
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +16,7 @@ from sqlalchemy.engine import Engine
 from app.data import crud, reads, warmup
 from app.data.db import build_engine
 from app.settings import Settings
+from tests.conftest import ROOT
 from tests.delay_proxy import DelayProxy, delay_proxy
 
 ROLE_TIMEOUT_MS = 5000  # migration 0004
@@ -64,3 +68,32 @@ def test_starting_it_does_not_wait_for_a_database_that_does_not_answer() -> None
             assert not thread.is_alive()
         finally:
             engine.dispose()
+
+
+def test_inside_a_lambda_runtime_it_starts_before_fastapi_is_imported(database_url: str) -> None:
+    # What the warm-up thread starts beside: the modules loaded so far and the signal mask it
+    # inherits (SIGTERM must be blocked in every thread, see exit_on_sigterm).
+    code = (
+        "import json, signal, sys, threading\n"
+        "seen = {}\n"
+        "start = threading.Thread.start\n"
+        "def spy(self):\n"
+        "    if self.name == 'db-warmup':\n"
+        "        seen['fastapi'] = 'fastapi' in sys.modules\n"
+        "        seen['sigterm_blocked'] = signal.SIGTERM in signal.pthread_sigmask(\n"
+        "            signal.SIG_BLOCK, [])\n"
+        "    start(self)\n"
+        "threading.Thread.start = spy\n"
+        "import handler\n"
+        "print(json.dumps(seen))\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": database_url,
+        # Nothing listens there: the extension's registration fails at once and is logged.
+        "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:1",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+    assert json.loads(out.splitlines()[-1]) == {"fastapi": False, "sigterm_blocked": True}
