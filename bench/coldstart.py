@@ -182,7 +182,9 @@ def cold_sample(subject: Subject, route: str, port: int, links: Links, arch: str
         status, body = box.invoke(event_payload(route))
         wall_ms = (time.perf_counter() - box.started_at) * 1000
         after = links.round_trips() if subject.production else None
-        memory = emulator.memory_kb(box.function_pid())
+        pid = box.function_pid()
+        cpu = emulator.cpu_ms(pid)
+        memory = emulator.memory_kb(pid)
         parsed = emulator.parse_log(box.logs())
     finally:
         box.stop()
@@ -198,6 +200,7 @@ def cold_sample(subject: Subject, route: str, port: int, links: Links, arch: str
         "first_invoke_ms": first,
         "wall_ms": round(wall_ms, 2),
         "engine_start_ms": round(box.start_cmd_s * 1000, 2),
+        "cpu_ms": cpu,
         "peak_rss_mb": round(memory["VmHWM"] * 1024 / MB, 2) if "VmHWM" in memory else None,
     }
 
@@ -222,7 +225,8 @@ def cold_phase(subjects: list[Subject], n: int, links: Links, arch: str) -> dict
                     f"[{done:3d}/{total}] round {round_no + 1}/{n} {subject.key:14s} "
                     f"cold GET /{route:8s} emulator {sample['emulator_ms']} ms "
                     f"(init {sample['init_ms']} + invoke {sample['first_invoke_ms']}), "
-                    f"wall {sample['wall_ms']:.0f} ms, peak RSS {sample['peak_rss_mb']} MB{trips}"
+                    f"wall {sample['wall_ms']:.0f} ms, CPU {sample['cpu_ms']} ms, "
+                    f"peak RSS {sample['peak_rss_mb']} MB{trips}"
                     + ("" if sample["ok"] else "  NOT OK")
                 )
     out: dict[str, Any] = {}
@@ -238,6 +242,7 @@ def cold_phase(subjects: list[Subject], n: int, links: Links, arch: str) -> dict
                         "first_invoke_ms",
                         "wall_ms",
                         "engine_start_ms",
+                        "cpu_ms",
                         "peak_rss_mb",
                         "connections",
                         "round_trips",
