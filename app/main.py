@@ -17,7 +17,9 @@ from fastapi import FastAPI
 
 from app import errors
 from app.api import contact, health, projects
-from app.data.db import build_engine
+from app.aws.metrics import Metrics
+from app.counters import Counters
+from app.engine import engine_for
 from app.head import HeadAsGet
 from app.middleware import AccessLog, BodySizeLimit, InternalErrors, ResponseHeaders
 from app.settings import Settings, get_settings
@@ -25,8 +27,12 @@ from app.settings import Settings, get_settings
 logger = logging.getLogger("app")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the engine is made in the lifespan and disposed when it ends."""
+def create_app(settings: Settings | None = None, *, metrics: Counters | None = None) -> FastAPI:
+    """Build the app; the engine is made in the lifespan and disposed when it ends.
+
+    `metrics` receives the service's counters; by default they are CloudWatch EMF lines on
+    standard output, dimensioned by the Lambda function's name ("local" outside Lambda).
+    """
     settings = settings or get_settings()
     for name in settings.unresolved_references:
         logger.warning(
@@ -37,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        engine = build_engine(settings)
+        engine = engine_for(settings)
         try:
             yield {"engine": engine}
         finally:
@@ -50,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics or Metrics(settings.aws_lambda_function_name)
     # A redirect built behind API Gateway can point at the wrong host or stage: answer the
     # exact path or 404, never a 307 to a guessed URL.
     app.router.redirect_slashes = False

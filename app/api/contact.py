@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Request, Response
 
-from app.api import schemas
+from app import counters, host_scope
+from app.api import idempotent, schemas
+from app.api.deps import DbConnection
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
-from app.aws import metrics
 from app.data import crud, idempotency, ratelimit
-from app.data.db import DbConnection
 from app.security import Admin
 
 # A message is at most 5,454 characters (name 200, e-mail 254, message 5,000). Escaped in the
@@ -23,6 +24,8 @@ from app.security import Admin
 # tests/test_project_lists.py). 14 stay under ALB's 1 MB (~916,000 bytes at worst); `limit`
 # asks for more and the answer says what was served, as for project lists.
 INBOX_MAX_ITEMS = 14
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
 
@@ -55,14 +58,16 @@ async def send_message(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Store a message (202). Per client, CONTACT_RATE_LIMIT messages per window, then 429."""
-    counters = metrics.for_app(request.app)
+    sink = counters.for_app(request.app)
     if data.website.strip():
         # A bot: answer as usual so it learns nothing, store nothing, count it.
-        counters.count(metrics.CONTACT_HONEYPOT)
+        sink.count(counters.CONTACT_HONEYPOT)
         return {"id": uuid.uuid4().hex, "status": "received"}
-    # Anonymous callers are told apart by source address (API Gateway's sourceIp), so one
-    # visitor's key never replays, or blocks, another's message.
-    caller = f"ip:{request.client.host}" if request.client else "ip:"
+    # Anonymous callers are told apart by the identity their host reported (under Lambda,
+    # API Gateway's sourceIp or ALB's entry), the same one the per-client limit counts, so
+    # one visitor's key never replays, or blocks, another's message.
+    client = host_scope.client_of(request.scope)
+    caller = f"ip:{client or ''}"
     guard = idempotency.Guard.for_request(
         conn,
         key=idempotency_key,
@@ -70,27 +75,31 @@ async def send_message(
         caller=caller,
         body=data.model_dump(exclude={"website"}),
     )
-    if (replayed := guard.claim()) is not None:
+    if (replayed := idempotent.claim(guard)) is not None:
         return replayed  # a retry of a message already counted
     settings = request.app.state.settings
-    wait = ratelimit.hit(
-        conn,
-        client=ratelimit.client_id(
-            ratelimit.client_key(settings), ratelimit.client_address(request.scope)
-        ),
-        limit=settings.contact_rate_limit,
-        window=dt.timedelta(seconds=settings.contact_rate_window_seconds),
-        now=dt.datetime.now(dt.UTC),
-    )
+    if client is None:
+        # Pooling every visitor without an address into one allowance would let one of them
+        # silence the form for all; without an address there is no one to count.
+        logger.warning("no client address: per-client limit skipped", extra={"path": "/contact"})
+        wait = None
+    else:
+        wait = ratelimit.hit(
+            conn,
+            client=ratelimit.client_id(ratelimit.client_key(settings), client),
+            limit=settings.contact_rate_limit,
+            window=dt.timedelta(seconds=settings.contact_rate_window_seconds),
+            now=dt.datetime.now(dt.UTC),
+        )
     if wait is not None:
-        counters.count(metrics.CONTACT_RATE_LIMITED)
+        sink.count(counters.CONTACT_RATE_LIMITED)
         raise HTTPException(
             429, "too many messages, try again later", headers={"Retry-After": str(wait)}
         )
     receipt = {"id": crud.create_contact_message(conn, data=data), "status": "received"}
     guard.remember(202, receipt)
     # Background tasks run after the transaction has committed: only stored messages count.
-    background.add_task(counters.count, metrics.CONTACT_MESSAGE_RECEIVED)
+    background.add_task(sink.count, counters.CONTACT_MESSAGE_RECEIVED)
     return receipt
 
 
