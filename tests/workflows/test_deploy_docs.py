@@ -148,7 +148,7 @@ def test_the_guided_prompts_are_quoted_as_sam_cli_asks_them() -> None:
 
 def test_teardown_states_the_eni_permission_and_the_wait() -> None:
     assert DEPLOY.count("ec2:DescribeNetworkInterfaces") >= 2
-    assert "20–45 minutes" in DEPLOY
+    assert "20\N{EN DASH}45 minutes" in DEPLOY
     assert "about 20 minutes" not in DEPLOY
 
 
