@@ -230,6 +230,18 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def database_unavailable_detail(self) -> str:
+        """What a 503 for a database outage says. Under `sam local` the first step runs with
+        no database at all (docs/workflows.md): say how to start one, not "try again"."""
+        if self.aws_sam_local:
+            return (
+                "database unavailable: under sam local, start the Compose stack's database "
+                "(docker compose up -d db) and add --docker-network portfolio-local to the sam "
+                "command"
+            )
+        return "database unavailable, try again shortly"
+
+    @property
     def unresolved_references(self) -> tuple[str, ...]:
         """Variables SAM CLI left as unresolved deploy-time references (treated as unset)."""
         return self._unresolved
