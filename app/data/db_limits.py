@@ -104,8 +104,13 @@ def _limiter(statement_timeout_ms: int) -> Any:
             # On the statement's connection (a plain cursor: the statement's own may be a
             # server-side one), so it runs in the same transaction; an error here is wrapped
             # by SQLAlchemy like the statement's.
+            # And the time zone: timestamps come back in the session's zone, and in one far
+            # from UTC the first or last instant of the calendar falls in year 0 or 10000,
+            # which psycopg2 cannot parse (the database's default zone need not be UTC).
             with cursor.connection.cursor() as setter:
-                setter.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+                setter.execute(
+                    f"SET LOCAL statement_timeout = {int(timeout_ms)}; SET LOCAL TIME ZONE 'UTC'"
+                )
             connection.info[_SET_MS] = timeout_ms
 
     return before_cursor_execute
