@@ -150,6 +150,8 @@ NOT_RUN_HERE: dict[str, str] = {
     "tests/image/test_reliability_hardening.py": "part of the suite (make test runs it)",
     ".venv/bin/python -m pytest -m slow tests/reliability/test_unicode_fuzz.py": "part of the "
     "suite (its slow tier; make test runs it)",
+    ".venv/bin/python -m pytest -m slow tests/reliability/test_event_mutations.py": "part of "
+    "the suite (its slow tier; make test runs it)",
     "LOAD_INVOCATIONS=500 .venv/bin/python -m pytest -m image -s "
     "tests/image/test_reliability_load.py": "part of the suite at LOAD_INVOCATIONS' default",
 }
