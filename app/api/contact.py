@@ -10,13 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Request, Response
 
 from app import counters, host_scope
-from app.api import idempotent, schemas
+from app.api import schemas
 from app.api.deps import DbConnection
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, pattern
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
 from app.api.schemas import END
-from app.data import crud, idempotency, ratelimit
+from app.data import crud
 from app.security import Admin
 
 # A message is at most 5,454 characters (name 200, e-mail 254, message 5,000). Escaped in the
@@ -29,6 +29,8 @@ INBOX_MAX_ITEMS = 14
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
+# The admin's inbox: included after every public router (see app/api/projects.py).
+admin_router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
 
 _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     429: {
@@ -59,6 +61,10 @@ async def send_message(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Store a message (202). Per client, CONTACT_RATE_LIMIT messages per window, then 429."""
+    # Loaded by the first message, not before a public read is answered.
+    from app.api import idempotent
+    from app.data import idempotency, ratelimit
+
     sink = counters.for_app(request.app)
     if data.website.strip():
         # A bot: answer as usual so it learns nothing, store nothing, count it.
@@ -104,7 +110,7 @@ async def send_message(
     return receipt
 
 
-@router.get("", response_model=schemas.Page[schemas.ContactMessage], responses=ADMIN_ERRORS)
+@admin_router.get("", response_model=schemas.Page[schemas.ContactMessage], responses=ADMIN_ERRORS)
 async def list_messages(
     _: Admin,
     conn: DbConnection,
@@ -118,7 +124,7 @@ async def list_messages(
     return {"items": items, "total": total, "limit": limit, "offset": page.offset}
 
 
-@router.patch(
+@admin_router.patch(
     "/{message_id}",
     response_model=schemas.ContactMessage,
     responses={**ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND},
@@ -133,7 +139,7 @@ async def mark_message(
     return message
 
 
-@router.delete(
+@admin_router.delete(
     "/{message_id}",
     status_code=204,
     response_class=Response,

@@ -6,15 +6,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
-from app.api import idempotent, schemas
-from app.api.deps import DbConnection
+from app.api import schemas
+from app.api.deps import DbConnection, DbReader
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
-from app.data import crud, idempotency
+from app.data import crud
 from app.security import Admin, is_admin_attempt, require_admin
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
+# The admin's writes: included after every public router (app/main.py), so a public request
+# never reaches them and FastAPI, which prepares an included router's routes when a request is
+# first matched against them, does not prepare them before a public request is answered.
+admin_router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": schemas.ErrorBody, "description": "Slug already taken"}
@@ -46,7 +50,7 @@ def _not_found(slug: str) -> HTTPException:
 async def list_projects(
     request: Request,
     response: Response,
-    conn: DbConnection,
+    read: DbReader,
     page: Annotated[PageParams, Depends(page_params)],
     tag: TagQuery = None,
     featured: bool | None = None,
@@ -61,8 +65,13 @@ async def list_projects(
         response.headers.update(_NO_STORE)
     limit = min(page.limit, LIST_MAX_ITEMS)
     published = {"published": True, "draft": False, "all": None}[status]
-    items, total = crud.list_projects(
-        conn, limit=limit, offset=page.offset, tag=tag, featured=featured, published=published
+    items, total = read(
+        crud.list_projects,
+        limit=limit,
+        offset=page.offset,
+        tag=tag,
+        featured=featured,
+        published=published,
     )
     return {"items": items, "total": total, "limit": limit, "offset": page.offset}
 
@@ -71,20 +80,20 @@ async def list_projects(
     "/{slug}", response_model=schemas.ProjectPublic, responses={**NOT_FOUND, **_DRAFT_ERRORS}
 )
 async def get_project(
-    request: Request, response: Response, slug: SlugPath, conn: DbConnection
+    request: Request, response: Response, slug: SlugPath, read: DbReader
 ) -> dict[str, Any]:
     """A published project; with the admin token, a draft too (preview)."""
     admin = is_admin_attempt(request)
     if admin:
         await require_admin(request)  # a Bearer token that is sent must be right: 401 otherwise
         response.headers.update(_NO_STORE)
-    project = crud.get_project(conn, slug=slug, published_only=not admin)
+    project = read(crud.get_project, slug=slug, published_only=not admin)
     if project is None:
         raise _not_found(slug)
     return project
 
 
-@router.post(
+@admin_router.post(
     "",
     status_code=201,
     response_model=schemas.ProjectPublic,
@@ -96,6 +105,10 @@ async def create_project(
     conn: DbConnection,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
+    # Admin only: not loaded before a public read is answered.
+    from app.api import idempotent
+    from app.data import idempotency
+
     guard = idempotency.Guard.for_request(
         conn, key=idempotency_key, scope="POST /projects", caller="admin", body=data.model_dump()
     )
@@ -109,7 +122,7 @@ async def create_project(
     return project
 
 
-@router.patch(
+@admin_router.patch(
     "/{slug}",
     response_model=schemas.ProjectPublic,
     responses={**ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND, **_CONFLICT},
@@ -131,7 +144,7 @@ async def update_project(
     return project
 
 
-@router.delete(
+@admin_router.delete(
     "/{slug}", status_code=204, response_class=Response, responses={**ADMIN_ERRORS, **NOT_FOUND}
 )
 async def delete_project(_: Admin, slug: SlugPath, conn: DbConnection) -> Response:
