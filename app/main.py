@@ -18,6 +18,9 @@ from fastapi import FastAPI
 from app import errors
 from app.api import contact, health, projects
 from app.data.db import build_engine
+from app.fallback.publishing import PublishAfterWrite
+from app.fallback.service import Fallback
+from app.fallback.store import ObjectStore
 from app.head import HeadAsGet
 from app.middleware import AccessLog, BodySizeLimit, InternalErrors, ResponseHeaders
 from app.settings import Settings, get_settings
@@ -25,8 +28,12 @@ from app.settings import Settings, get_settings
 logger = logging.getLogger("app")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the engine is made in the lifespan and disposed when it ends."""
+def create_app(settings: Settings | None = None, *, store: ObjectStore | None = None) -> FastAPI:
+    """Build the app; the engine is made in the lifespan and disposed when it ends.
+
+    `store` (the host's object store, app/aws/s3.py on AWS) enables the fallback: public
+    reads from the snapshot and contact messages into the outbox when the database is slow.
+    """
     settings = settings or get_settings()
     for name in settings.unresolved_references:
         logger.warning(
@@ -50,6 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    fallback = None
+    if store is not None:
+        fallback = Fallback(store, settings.db_read_budget_ms / 1000)
+    app.state.fallback = fallback
     # A redirect built behind API Gateway can point at the wrong host or stage: answer the
     # exact path or 404, never a 307 to a guessed URL.
     app.router.redirect_slashes = False
@@ -60,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Added innermost first: the access log sees the final status of everything below it.
     app.add_middleware(InternalErrors)
+    if fallback is not None:
+        app.add_middleware(PublishAfterWrite, fallback=fallback)
     if settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 

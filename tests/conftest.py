@@ -77,6 +77,7 @@ def _truncate(engine: Engine) -> None:
                 "RESTART IDENTITY CASCADE"
             )
         )
+        conn.execute(text("UPDATE publication SET revision = 1, snapshot_revision = 0"))
 
 
 @pytest.fixture

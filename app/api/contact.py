@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.api import schemas
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
 from app.aws import metrics
-from app.data import crud, idempotency, ratelimit
+from app.data import crud, db_limits, idempotency, ratelimit
 from app.data.db import DbConnection
+from app.errors import is_outage
+from app.fallback import outbox
+from app.fallback.budget import AbandonedError, OverBudgetError, attempt
+from app.fallback.service import Fallback
+from app.fallback.store import ObjectStore
 from app.security import Admin
+from app.settings import Settings
 
 # A message is at most 5,454 characters (name 200, e-mail 254, message 5,000). Escaped in the
 # invocation payload an astral character costs 12 bytes, so one message can weigh ~65,500
@@ -50,34 +59,109 @@ def _not_found(message_id: str) -> HTTPException:
 async def send_message(
     request: Request,
     data: schemas.ContactCreate,
-    conn: DbConnection,
-    background: BackgroundTasks,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    """Store a message (202). Per client, CONTACT_RATE_LIMIT messages per window, then 429."""
+    """Store a message (202). Per client, CONTACT_RATE_LIMIT messages per window, then 429.
+
+    With an object store configured, a database that does not answer within the read budget
+    does not hold the visitor up: the message goes to the outbox (app/fallback/outbox.py).
+    """
     counters = metrics.for_app(request.app)
     if data.website.strip():
         # A bot: answer as usual so it learns nothing, store nothing, count it.
         counters.count(metrics.CONTACT_HONEYPOT)
         return {"id": uuid.uuid4().hex, "status": "received"}
+    settings = request.app.state.settings
     # Anonymous callers are told apart by source address (API Gateway's sourceIp), so one
     # visitor's key never replays, or blocks, another's message.
     caller = f"ip:{request.client.host}" if request.client else "ip:"
-    guard = idempotency.Guard.for_request(
-        conn,
-        key=idempotency_key,
-        scope="POST /contact",
-        caller=caller,
-        body=data.model_dump(exclude={"website"}),
+    stored_key = idempotency.scoped_key(caller, idempotency_key) if idempotency_key else None
+    body_hash = idempotency.request_hash(data.model_dump(exclude={"website"}))
+    client = ratelimit.client_id(
+        ratelimit.client_key(settings), ratelimit.client_address(request.scope)
     )
+    fallback = Fallback.for_app(request.app)
+    engine = request.state.engine
+    deadline = db_limits.deadline_of(request.scope.get("aws.context"))
+    # Chosen before either path runs: a late database commit and the outbox then hold the
+    # same id, and the drain's ON CONFLICT keeps one.
+    message_id = uuid.uuid4().hex
+
+    def work(abandoned: threading.Event) -> Any:
+        try:
+            with db_limits.deadline(deadline), engine.begin() as conn:
+                receipt = _store_message(
+                    conn,
+                    data,
+                    settings,
+                    counters,
+                    message_id,
+                    stored_key,
+                    body_hash,
+                    client,
+                    fallback.store if fallback else None,
+                )
+                if fallback is not None and isinstance(receipt, dict) and abandoned.is_set():
+                    raise AbandonedError  # the outbox has it: roll back
+        except AbandonedError:
+            outbox.drain_if_pending(engine, fallback, request.app)
+            raise
+        if isinstance(receipt, dict):
+            # Counted after the commit: only stored messages notify the owner.
+            counters.count(metrics.CONTACT_MESSAGE_RECEIVED)
+        if fallback is not None:
+            outbox.drain_if_pending(engine, fallback, request.app)
+        return receipt
+
+    if fallback is None:
+        return work(threading.Event())
+    try:
+        return attempt(work, fallback.budget_seconds)
+    except OverBudgetError:
+        pass
+    except SQLAlchemyError as error:
+        if not is_outage(error):
+            raise
+    try:
+        receipt = outbox.accept(
+            fallback.store,
+            message_id=message_id,
+            message=data.model_dump(exclude={"website"}),
+            client=client,
+            stored_key=stored_key,
+            body_hash=body_hash,
+            limit=settings.contact_rate_limit,
+        )
+    except HTTPException as refusal:
+        if refusal.status_code == 429:
+            counters.count(metrics.CONTACT_RATE_LIMITED)
+        raise
+    fallback.outbox_pending.set()
+    return receipt
+
+
+def _store_message(
+    conn: Connection,
+    data: schemas.ContactCreate,
+    settings: Settings,
+    counters: metrics.Metrics,
+    message_id: str,
+    stored_key: str | None,
+    body_hash: str,
+    client: str,
+    store: ObjectStore | None,
+) -> Any:
+    """The database path: claim the key, count the client, insert; the receipt or a replay."""
+    guard = idempotency.Guard(conn, stored_key, "POST /contact", body_hash)
     if (replayed := guard.claim()) is not None:
         return replayed  # a retry of a message already counted
-    settings = request.app.state.settings
+    if store is not None and (
+        waiting := outbox.waiting_for_key(store, client, stored_key, body_hash)
+    ):
+        return waiting  # accepted into the outbox while the database was away
     wait = ratelimit.hit(
         conn,
-        client=ratelimit.client_id(
-            ratelimit.client_key(settings), ratelimit.client_address(request.scope)
-        ),
+        client=client,
         limit=settings.contact_rate_limit,
         window=dt.timedelta(seconds=settings.contact_rate_window_seconds),
         now=dt.datetime.now(dt.UTC),
@@ -87,16 +171,35 @@ async def send_message(
         raise HTTPException(
             429, "too many messages, try again later", headers={"Retry-After": str(wait)}
         )
-    receipt = {"id": crud.create_contact_message(conn, data=data), "status": "received"}
+    receipt = {
+        "id": crud.create_contact_message(conn, data=data, message_id=message_id),
+        "status": "received",
+    }
     guard.remember(202, receipt)
-    # Background tasks run after the transaction has committed: only stored messages count.
-    background.add_task(counters.count, metrics.CONTACT_MESSAGE_RECEIVED)
     return receipt
+
+
+async def _drain_outbox(request: Request) -> None:
+    """Before the inbox is read: move messages accepted while the database was away in.
+
+    A dependency listed before the connection's, so it runs while the pool is free (a Lambda
+    environment's pool holds one connection).
+    """
+    fallback = Fallback.for_app(request.app)
+    if fallback is not None:
+        with db_limits.deadline(db_limits.deadline_of(request.scope.get("aws.context"))):
+            outbox.drain(
+                request.state.engine,
+                fallback.store,
+                metrics.for_app(request.app),
+                request.app.state.settings,
+            )
 
 
 @router.get("", response_model=schemas.Page[schemas.ContactMessage], responses=ADMIN_ERRORS)
 async def list_messages(
     _: Admin,
+    __: Annotated[None, Depends(_drain_outbox)],
     conn: DbConnection,
     page: Annotated[PageParams, Depends(page_params)],
     unread: bool | None = None,

@@ -15,6 +15,7 @@ from mangum import Mangum
 from mangum.protocols import LifespanCycle
 
 from app.aws import lambda_events
+from app.aws.s3 import store_from_settings
 from app.main import create_app
 from app.settings import Settings
 
@@ -27,7 +28,9 @@ class LambdaAdapter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         # One event at a time per execution environment: one pooled connection is enough.
-        self.app = create_app(settings.model_copy(update={"db_pool_size": 1}))
+        self.app = create_app(
+            settings.model_copy(update={"db_pool_size": 1}), store=store_from_settings(settings)
+        )
         self._mangum = Mangum(self.app, lifespan="off")  # also sets up the event loop
         self._lifespan = LifespanCycle(self.app, "on")
         self._lifespan.__enter__()
@@ -65,9 +68,11 @@ class LambdaAdapter:
         is answered at its ResponseURL whatever happens, since CloudFormation would otherwise
         wait out its timeout; deleting the resource leaves the database alone.
         """
-        from app.aws import custom_resource
+        from app.aws import custom_resource, metrics
         from app.data import db_limits
         from app.data.migrate import migrate
+        from app.fallback import outbox, snapshot
+        from app.fallback.service import Fallback
 
         def run(deadline: float) -> dict[str, Any]:
             # `deadline` (time.monotonic()) is when custom_resource.serve answers FAILED on
@@ -75,7 +80,20 @@ class LambdaAdapter:
             # before the invocation's own end.
             ends = [d for d in (deadline or None, db_limits.deadline_of(context)) if d]
             with self._busy:
-                return migrate(self.state["engine"], connect_deadline=min(ends, default=None))
+                result = migrate(self.state["engine"], connect_deadline=min(ends, default=None))
+                fallback = Fallback.for_app(self.app)
+                if fallback is not None:
+                    # A new stack gets its snapshot here; a store the function cannot write
+                    # (bucket, endpoint policy, IAM) fails the deploy instead of the first
+                    # visit during a pause. Messages left in the outbox are moved in.
+                    engine = self.state["engine"]
+                    result["snapshot_revision"] = snapshot.publish(
+                        engine, fallback.store, force=True
+                    )
+                    result["outbox_drained"] = outbox.drain(
+                        engine, fallback.store, metrics.for_app(self.app), self.settings
+                    )
+                return result
 
         if not custom_resource.is_custom_resource_event(event):
             return run(0.0)

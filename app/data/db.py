@@ -9,7 +9,8 @@ Proxy, PgBouncer) we keep nothing idle and let the pooler pool.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -135,6 +136,15 @@ def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@contextlib.contextmanager
+def transaction(request: Request) -> Iterator[Connection]:
+    """The request's transaction, for a route that opens it itself (it chooses its source)."""
+    engine: Engine = request.state.engine
+    deadline = db_limits.deadline_of(request.scope.get("aws.context"))
+    with db_limits.deadline(deadline), engine.begin() as connection:
+        yield connection
+
+
 async def get_connection(request: Request) -> AsyncIterator[Connection]:
     """One transaction per request: committed when the route returns, rolled back on error.
 
@@ -148,10 +158,8 @@ async def get_connection(request: Request) -> AsyncIterator[Connection]:
     block the loop waiting for the connection this one holds, a deadlock until the pool
     timeout. tests/test_dependencies.py keeps every dependency async.
     """
-    engine: Engine = request.state.engine
     # Inside Lambda, the invocation's remaining time bounds all of the request's database work.
-    deadline = db_limits.deadline_of(request.scope.get("aws.context"))
-    with db_limits.deadline(deadline), engine.begin() as connection:
+    with transaction(request) as connection:
         yield connection
 
 
