@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from app import errors
 from app.api import contact, health, projects
+from app.caching import PublicCaching
 from app.data.db import build_engine
 from app.fallback.publishing import PublishAfterWrite
 from app.fallback.service import Fallback
@@ -83,7 +84,9 @@ def create_app(settings: Settings | None = None, *, store: ObjectStore | None = 
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
             max_age=600,
         )
+    # Outside HeadAsGet: a HEAD gets the ETag of the GET it mirrors.
     app.add_middleware(HeadAsGet)
+    app.add_middleware(PublicCaching, prefixes=("/projects",))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ResponseHeaders)
     app.add_middleware(AccessLog)

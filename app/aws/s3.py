@@ -75,25 +75,14 @@ class S3Store:
         query: str = "",
     ) -> tuple[int, dict[str, str], bytes]:
         base, path, host = self._target(key, query)
-        amz_date = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
-        signed = {
-            "host": host,
-            "x-amz-date": amz_date,
-            "x-amz-content-sha256": payload_hash,
-            **{name.lower(): value for name, value in (headers or {}).items()},
-        }
-        if self.credentials.session_token:
-            signed["x-amz-security-token"] = self.credentials.session_token
-        signed["authorization"] = sign(
+        signed = signed_headers(
             method,
             base + path,
-            signed,
-            payload_hash,
+            body,
+            {"host": host, **(headers or {})},
             credentials=self.credentials,
             region=self.region,
-            service="s3",
-            amz_date=amz_date,
+            amz_date=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ"),
         )
         scheme, _, netloc = base.partition("://")
         connection_class = (
@@ -161,6 +150,42 @@ class S3Store:
         # The keys are this project's own (no XML escapes possible in them): a pattern is
         # enough, and no XML parser is imported.
         return [match.decode() for match in re.findall(rb"<Key>([a-z0-9/._-]+)</Key>", data)]
+
+
+def signed_headers(
+    method: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    credentials: Credentials,
+    region: str,
+    amz_date: str,
+) -> dict[str, str]:
+    """`headers` (host included) plus S3's SigV4 headers: date, payload hash, token, signature.
+
+    S3 wants the payload's SHA-256 in x-amz-content-sha256 and signs it like any header:
+    https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
+    """
+    payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+    signed = {
+        **{name.lower(): value for name, value in headers.items()},
+        "x-amz-date": amz_date,
+        "x-amz-content-sha256": payload_hash,
+    }
+    if credentials.session_token:
+        signed["x-amz-security-token"] = credentials.session_token
+    signed["authorization"] = sign(
+        method,
+        url,
+        signed,
+        payload_hash,
+        credentials=credentials,
+        region=region,
+        service="s3",
+        amz_date=amz_date,
+    )
+    return signed
 
 
 def _error_code(data: bytes) -> str:
