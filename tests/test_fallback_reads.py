@@ -127,7 +127,9 @@ def test_etag_and_if_none_match_give_304(
     paused: tuple[str, ResumingProxy],
     source: str,
 ) -> None:
-    client = seeded if source == "database" else make_client(database_url=paused[0], **bucket.settings)
+    client = (
+        seeded if source == "database" else make_client(database_url=paused[0], **bucket.settings)
+    )
     for path in ("/projects", "/projects/alpha"):
         first = client.get(path)
         etag = first.headers["etag"]

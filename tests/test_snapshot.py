@@ -45,7 +45,9 @@ def _assert_snapshot_is_the_database(bucket: Any, engine: Engine) -> snapshot.Sn
     stored = _stored(bucket)
     assert stored is not None
     revision, held = _db_state(engine)
-    expected = snapshot.parse(snapshot.document(revision, _db_published(engine), dt.datetime.now(dt.UTC)))
+    expected = snapshot.parse(
+        snapshot.document(revision, _db_published(engine), dt.datetime.now(dt.UTC))
+    )
     assert (stored.revision, held) == (revision, revision)
     assert stored.projects == expected.projects
     return stored
