@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import uuid
 from typing import Annotated, Any
@@ -22,7 +23,7 @@ from app.errors import is_outage
 from app.fallback import outbox
 from app.fallback.budget import AbandonedError, OverBudgetError, attempt
 from app.fallback.service import Fallback
-from app.fallback.store import ObjectStore
+from app.fallback.store import StoreError
 from app.security import Admin
 from app.settings import Settings
 
@@ -32,6 +33,8 @@ from app.settings import Settings
 # tests/test_project_lists.py). 14 stay under ALB's 1 MB (~916,000 bytes at worst); `limit`
 # asks for more and the answer says what was served, as for project lists.
 INBOX_MAX_ITEMS = 14
+
+logger = logging.getLogger("app.contact")
 
 router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
 
@@ -88,6 +91,10 @@ async def send_message(
     message_id = uuid.uuid4().hex
 
     def work(abandoned: threading.Event) -> Any:
+        if fallback is not None and (
+            waiting := outbox.waiting_for_key(fallback.store, client, stored_key, body_hash)
+        ):
+            return waiting  # accepted into the outbox while the database was away
         try:
             with db_limits.deadline(deadline), engine.begin() as conn:
                 receipt = _store_message(
@@ -99,7 +106,6 @@ async def send_message(
                     stored_key,
                     body_hash,
                     client,
-                    fallback.store if fallback else None,
                 )
                 if fallback is not None and isinstance(receipt, dict) and abandoned.is_set():
                     raise AbandonedError  # the outbox has it: roll back
@@ -109,6 +115,8 @@ async def send_message(
         if isinstance(receipt, dict):
             # Counted after the commit: only stored messages notify the owner.
             counters.count(metrics.CONTACT_MESSAGE_RECEIVED)
+            if fallback is not None and stored_key is not None:
+                _remember_key(fallback, client, stored_key, body_hash, receipt["id"])
         if fallback is not None:
             outbox.drain_if_pending(engine, fallback, request.app)
         return receipt
@@ -140,6 +148,22 @@ async def send_message(
     return receipt
 
 
+def _remember_key(
+    fallback: Fallback, client: str, stored_key: str, body_hash: str, message_id: str
+) -> None:
+    # So that a retry meeting the outbox path (the database paused again) replays too.
+    try:
+        outbox.remember_key(
+            fallback.store,
+            client=client,
+            stored_key=stored_key,
+            body_hash=body_hash,
+            message_id=message_id,
+        )
+    except StoreError as error:
+        logger.warning("idempotency key not recorded in the store: %s", error)
+
+
 def _store_message(
     conn: Connection,
     data: schemas.ContactCreate,
@@ -149,16 +173,11 @@ def _store_message(
     stored_key: str | None,
     body_hash: str,
     client: str,
-    store: ObjectStore | None,
 ) -> Any:
     """The database path: claim the key, count the client, insert; the receipt or a replay."""
     guard = idempotency.Guard(conn, stored_key, "POST /contact", body_hash)
     if (replayed := guard.claim()) is not None:
         return replayed  # a retry of a message already counted
-    if store is not None and (
-        waiting := outbox.waiting_for_key(store, client, stored_key, body_hash)
-    ):
-        return waiting  # accepted into the outbox while the database was away
     wait = ratelimit.hit(
         conn,
         client=client,

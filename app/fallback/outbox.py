@@ -19,6 +19,7 @@ with the same key finds the first message instead of writing a second.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -36,6 +37,11 @@ from app.fallback.store import ObjectStore, PreconditionFailedError
 from app.settings import Settings
 
 PREFIX = "outbox/"
+# Idempotency-Key records (`keys/<client>/<key digest>.json`: the message id and request
+# hash), written when a keyed message is stored by either path, so a retry that meets the
+# other path replays too. The bucket's lifecycle expires them after a day, like the
+# database's keys (app/data/idempotency.py).
+KEYS_PREFIX = "keys/"
 SCOPE = "POST /contact"
 # Objects moved per drain: enough for any outage of a portfolio's contact form.
 DRAIN_BATCH = 200
@@ -93,7 +99,10 @@ def accept(
 
 
 def _replay(store: ObjectStore, key: str, body_hash: str) -> JSONResponse | None:
+    """The first answer for a keyed message waiting at `key` or recorded under keys/."""
     found = store.get(key)
+    if found is None:
+        found = store.get(KEYS_PREFIX + key.removeprefix(PREFIX))
     if found is None:
         return None
     document = json.loads(found.body)
@@ -113,6 +122,20 @@ def waiting_for_key(
     return _replay(store, key_of(client, stored_key), body_hash)
 
 
+def remember_key(
+    store: ObjectStore, *, client: str, stored_key: str, body_hash: str, message_id: str
+) -> None:
+    """Record a keyed message's answer where the outbox path looks (create-only)."""
+    record = {"id": message_id, "idempotency": {"key": stored_key, "request_hash": body_hash}}
+    # Recorded already: a drain after a crash, or the other path.
+    with contextlib.suppress(PreconditionFailedError):
+        store.put(
+            f"{KEYS_PREFIX}{client}/{stored_key}.json",
+            json.dumps(record).encode(),
+            if_none_match=True,
+        )
+
+
 def drain(engine: Engine, store: ObjectStore, counters: metrics.Metrics, settings: Settings) -> int:
     """Move waiting messages into the database; how many this call stored."""
     stored = 0
@@ -126,6 +149,15 @@ def drain(engine: Engine, store: ObjectStore, counters: metrics.Metrics, setting
         if inserted:
             counters.count(metrics.CONTACT_MESSAGE_RECEIVED)
             stored += 1
+        keyed = document.get("idempotency")
+        if keyed:
+            remember_key(
+                store,
+                client=document["client"],
+                stored_key=keyed["key"],
+                body_hash=keyed["request_hash"],
+                message_id=document["id"],
+            )
         store.delete(key)
     return stored
 
