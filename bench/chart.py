@@ -1,4 +1,4 @@
-"""The PNG the README shows: cold start, warm latency and added size of each image, one run."""
+"""The PNG docs/benchmark.md shows: cold start, warm latency and added size of each image."""
 
 from __future__ import annotations
 

@@ -43,6 +43,8 @@ def test_a_request_ends_by_the_invocation_deadline_not_the_statement_timeout(
     # A 30 s statement timeout in a function with 1.5 s left: the deadline (that less the
     # 1 s margin) must end the blocked write, with a JSON 503 while the function still runs.
     adapter = make_client(db_statement_timeout_ms=30_000).adapter
+    # A pooled connection first: 1.5 s left is too little to start a connect (see below).
+    assert _post_contact(adapter, _context(30_000))[0] == 202
     with clean_db.connect() as conn:
         conn.execute(text("LOCK TABLE contact_messages IN SHARE MODE"))
         status, body, elapsed = _post_contact(adapter, _context(1_500))
@@ -71,6 +73,23 @@ def limited(database_url: str) -> Any:
     engine.dispose()
 
 
+def test_a_connect_is_not_started_with_less_than_libpqs_minimum_left(database_url: str) -> None:
+    # libpq waits at least 2 s for a connect whatever connect_timeout says: with 1.5 s left
+    # a connect would overrun the deadline (it used to, by up to 0.5 s), so none is started.
+    engine = create_engine(database_url, connect_args={"connect_timeout": 10})
+    db_limits.install(engine, statement_timeout_ms=500)
+    try:
+        with (
+            db_limits.deadline(time.monotonic() + 1.5),
+            pytest.raises(db_limits.DeadlineExceeded, match="too little time left"),
+        ):
+            engine.connect()
+        with db_limits.deadline(time.monotonic() + 2.5), engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()
+
+
 def test_the_deadline_bounds_statements_that_each_fit_their_timeout(limited: Engine) -> None:
     # Each statement takes 0.2 s, under the 0.5 s statement timeout; together they would take
     # 2 s. The deadline, 0.7 s away, ends the fourth (the third on a slow machine), either
@@ -79,8 +98,8 @@ def test_the_deadline_bounds_statements_that_each_fit_their_timeout(limited: Eng
     started = time.monotonic()
     with (
         pytest.raises((exc.OperationalError, db_limits.DeadlineExceeded)),
+        limited.begin() as conn,  # connected before the deadline: this is about statements
         db_limits.deadline(time.monotonic() + 0.7),
-        limited.begin() as conn,
     ):
         for _ in range(10):
             conn.execute(text("SELECT pg_sleep(0.2)"))

@@ -64,9 +64,9 @@ def test_a_failed_migration_is_reported_not_left_waiting(
         port = sock.getsockname()[1]
     adapter = make_client(database_url=f"postgresql+psycopg2://x@127.0.0.1:{port}/x").adapter
     # Connection attempts are retried while the invocation has time (a resuming Aurora):
-    # with 3 s left, there is no time for a second one.
+    # with 5 s left (2.5 s of work budget), there is time for one, not for a second.
     context = lambda_context()
-    context.get_remaining_time_in_millis = lambda: 3_000
+    context.get_remaining_time_in_millis = lambda: 5_000
     result = adapter.migrate(_event("Update", response_url), context)
     answer = _answer()
     assert answer["Status"] == "FAILED"

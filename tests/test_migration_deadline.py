@@ -57,7 +57,7 @@ def test_a_run_that_cannot_finish_in_time_is_answered_failed_while_it_still_runs
         lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
         run = threading.Thread(
             target=lambda: results.append(
-                adapter.migrate(custom_resource_event(response_url, "Update"), _context(4.0))
+                adapter.migrate(custom_resource_event(response_url, "Update"), _context(6.0))
             ),
             daemon=True,
         )

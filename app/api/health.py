@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from app.api import schemas
+from app.data import db_limits
 
 router = APIRouter(tags=["health"])
 
@@ -24,6 +25,8 @@ async def health() -> dict[str, str]:
 async def ready(request: Request) -> dict[str, str]:
     # Blocking on purpose, as the database routes do (see app/data/db.py: one event at a time).
     # Database errors become 503 in the app's exception handlers (app/errors.py).
-    with request.state.engine.connect() as connection:
+    # Bounded like any request's database work: a stuck server is a 503 within the deadline.
+    deadline = db_limits.deadline_of(request.scope.get("aws.context"))
+    with db_limits.deadline(deadline), request.state.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
     return {"status": "ok", "database": "ok"}

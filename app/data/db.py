@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from app.data import db_limits, db_tls
+from app.data import db_limits, db_tls, db_wait
 from app.settings import Settings
 
 
@@ -65,6 +65,10 @@ def _postgres_engine(settings: Settings, url: str | URL) -> Engine:
         "keepalives_idle": 30,
         "keepalives_interval": 10,
         "keepalives_count": 3,
+        # Data the server leaves unacknowledged this long means the peer is gone (a dead or
+        # partitioned host); the kernel then fails the socket instead of retransmitting for
+        # ~15 minutes. With keepalives, it also bounds an unanswered probe.
+        "tcp_user_timeout": settings.db_connect_timeout * 1000,
     }
     connect_args.update(db_tls.connect_args(settings))
     # hide_parameters: a failed statement's error (and so its log line) never quotes the
@@ -72,6 +76,9 @@ def _postgres_engine(settings: Settings, url: str | URL) -> Engine:
     engine = create_engine(url, connect_args=connect_args, hide_parameters=True, **options)
     # First: its bound on the connect timeout must reach the credential hooks added after it.
     db_limits.install(engine, settings.db_statement_timeout_ms)
+    # Client-side bounds on every wait: a server that stops answering cannot hold a request
+    # past its deadline (server-side timeouts need a server that runs).
+    db_wait.install()
     db_tls.explain_refusals(engine, db_tls.sslmode(settings))
     return engine
 

@@ -85,8 +85,10 @@ def _bound_connect_timeout(_dialect: Any, _record: Any, _cargs: Any, cparams: An
     left = seconds_left()
     if left is None:
         return
-    if left <= 0:
-        raise DeadlineExceeded("no time left to connect to the database")
+    if left < _LIBPQ_MIN_CONNECT_TIMEOUT:
+        # libpq would wait up to 2 s whatever it is told (the client-side bound in db_wait
+        # would cut it, but a connect cut halfway is a wasted one): not worth starting.
+        raise DeadlineExceeded("too little time left to connect to the database")
     configured = int(cparams.get("connect_timeout") or 0)
     bound = max(_LIBPQ_MIN_CONNECT_TIMEOUT, math.ceil(left))
     cparams["connect_timeout"] = min(configured, bound) if configured else bound

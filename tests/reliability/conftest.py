@@ -84,6 +84,12 @@ class FaultDB:
         finally:
             os.kill(pid, signal.SIGCONT)
 
+    def stopped(
+        self, pid: int, failsafe: float = 15.0
+    ) -> contextlib.AbstractContextManager[list[str]]:
+        """SIGSTOP process `pid` (a backend, or the postmaster); see `stopped`."""
+        return stopped(pid, failsafe)
+
     @contextlib.contextmanager
     def table_locked(self, table: str, mode: str = "SHARE") -> Iterator[None]:
         """Hold a lock on `table` from another connection (SHARE blocks writes, not reads)."""
@@ -94,6 +100,34 @@ class FaultDB:
                 yield
             finally:
                 conn.execute(text("ROLLBACK"))
+
+
+@contextlib.contextmanager
+def stopped(pid: int, failsafe: float = 15.0) -> Iterator[list[str]]:
+    """SIGSTOP `pid`, yield a log, SIGCONT at the block's end or after `failsafe` seconds.
+
+    The failsafe continues the process (and logs "continued") so that code which waits
+    without a bound still ends; a test appends its own entries (say "answered") to the log
+    and proves by their order, not by timing, that an answer came while the process stood.
+    """
+    log: list[str] = []
+    lock = threading.Lock()
+
+    def resume() -> None:
+        with lock:
+            if "continued" not in log:
+                log.append("continued")
+                os.kill(pid, signal.SIGCONT)
+
+    os.kill(pid, signal.SIGSTOP)
+    timer = threading.Timer(failsafe, resume)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield log
+    finally:
+        timer.cancel()
+        resume()
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.sam.translated import ROOT, load, translate
+from tests.workflows import readme
 
 BIN = Path(sys.executable).parent
 # What a `sam deploy --guided` run saves when the template has an Architecture parameter.
@@ -30,11 +31,9 @@ GUIDED_X86 = (
     'parameter_overrides = "Architecture=\\"x86_64\\" '
     'AdminTokenDigestName=\\"/portfolio/admin-token-sha256\\""\n'
 )
-# The README's instruction for an x86_64 deployment, run as written.
+# The documented instruction for an x86_64 deployment (docs/deploy.md), run as written.
 (X86_EDIT,) = [
-    line.strip()
-    for line in (ROOT / "README.md").read_text().splitlines()
-    if line.strip().startswith("sed -i") and "Architectures" in line
+    line for line in readme.commands() if line.startswith("sed -i") and "Architectures" in line
 ]
 
 pytestmark = pytest.mark.sam

@@ -1,15 +1,17 @@
-"""The shell commands the README shows, read from its ```sh blocks.
+"""The shell commands the README and docs/*.md show, read from their ```sh blocks.
 
 Continuation lines (`\\`) and here-documents are joined into one command; comments after a
 command are dropped the way the shell drops them (a `#` after whitespace, outside quotes).
-Tests take commands from here with `command(text)`, which fails when the README no longer shows
-that exact text: the test then runs what a reader types, not its own variant.
+Tests take commands from here with `command(text)`, which fails when no document shows that exact
+text any more: the test then runs what a reader types, not its own variant. "The README" in the
+workflow tests means README.md and docs/*.md together: the depth moved there, the rule did not.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from pathlib import Path
 
 from tests.workflows.support import ROOT
 
@@ -29,11 +31,14 @@ def _strip_comment(line: str) -> str:
     return line.rstrip()
 
 
-@functools.cache
-def commands() -> tuple[str, ...]:
-    """Every command of every ```sh block, in README order."""
+def documents() -> list[Path]:
+    """README.md, then docs/*.md by name: every file whose commands a reader may type."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _commands_in(path: Path) -> list[str]:
     found: list[str] = []
-    lines = (ROOT / "README.md").read_text().splitlines()
+    lines = path.read_text().splitlines()
     i = 0
     while i < len(lines):
         fence = FENCE.match(lines[i])
@@ -62,10 +67,27 @@ def commands() -> tuple[str, ...]:
             if command:
                 found.append(command)
         i += 1
-    return tuple(found)
+    return found
+
+
+@functools.cache
+def located() -> tuple[tuple[str, str], ...]:
+    """(document, command) for every command of every ```sh block, in reading order; the
+    document is its path from the repository root (README.md, docs/deploy.md, ...)."""
+    return tuple(
+        (path.relative_to(ROOT).as_posix(), command)
+        for path in documents()
+        for command in _commands_in(path)
+    )
+
+
+@functools.cache
+def commands() -> tuple[str, ...]:
+    """Every command the documents show, each once, in reading order."""
+    return tuple(dict.fromkeys(command for _, command in located()))
 
 
 def command(text: str) -> str:
-    """`text`, after checking that the README shows exactly this command."""
-    assert text in commands(), f"the README no longer shows: {text}"
+    """`text`, after checking that README.md or a docs/ file shows exactly this command."""
+    assert text in commands(), f"neither README.md nor docs/ shows any more: {text}"
     return text

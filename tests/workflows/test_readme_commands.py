@@ -1,6 +1,7 @@
-"""The rule: every command the README shows (its ```sh blocks) is run, as written, by a named
-test, or is listed below with the reason it cannot run here. A command added to the README
-without either fails this module, and so does a named test that no longer holds the command.
+"""The rule: every command the README and docs/*.md show (their ```sh blocks) is run, as written,
+by a named test, or is listed below with the reason it cannot run here. A command added to a
+document without either fails this module, and so does a named test that no longer holds the
+command. ("README" below means README.md and docs/*.md together.)
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ EXERCISED: dict[str, str] = {
     ),
 }
 
-# Tests that read their command from the README themselves (the line, as written, at run time).
+# Tests that read their command from the documents themselves (readme.commands(), at run time).
 READS_THE_README: dict[str, str] = {
     "sed -i 's/^    Architectures: \\[arm64\\]$/    Architectures: [x86_64]/' template.yaml": (
         "tests/sam/test_architecture.py::test_build_and_deploy_resolve_the_same_architecture"
@@ -103,8 +104,27 @@ NOT_RUN_HERE: dict[str, str] = {
 
 def test_every_readme_command_is_exercised_or_excused() -> None:
     known = {*EXERCISED, *READS_THE_README, *NOT_RUN_HERE}
-    unaccounted = [c for c in readme.commands() if c not in known]
-    assert unaccounted == [], "README commands no test runs and no reason excuses"
+    unaccounted = [(doc, c) for doc, c in readme.located() if c not in known]
+    assert unaccounted == [], "commands in README.md or docs/ no test runs and no reason excuses"
+
+
+def test_the_documents_are_read_where_the_depth_moved() -> None:
+    # The commands that moved out of README.md are still found (and so still held to the rule).
+    docs = {doc for doc, _ in readme.located()}
+    assert {"README.md", "docs/deploy.md", "docs/workflows.md", "docs/development.md"} <= docs
+
+
+def test_every_shell_block_is_marked_sh() -> None:
+    # A block fenced as bash/shell/console would escape the rule above: the reader types it, but
+    # readme.commands() reads only ```sh blocks.
+    other_shells = {"bash", "shell", "console", "zsh", "shell-session", "sh-session"}
+    marked = [
+        (path.name, number, fence.group("lang"))
+        for path in readme.documents()
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if (fence := readme.FENCE.match(line)) and fence.group("lang").lower() in other_shells
+    ]
+    assert marked == []
 
 
 def test_the_lists_name_only_commands_the_readme_shows() -> None:
@@ -139,7 +159,7 @@ def test_the_named_test_exists_and_reads_the_readme(command: str) -> None:
     source = (ROOT / path).read_text()
     tree = ast.parse(source)
     assert name in {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
-    assert "README.md" in source  # it takes the line from the README at run time
+    assert "readme.commands()" in source  # it takes the line from the documents at run time
 
 
 def test_the_token_recipe_prints_a_fresh_token() -> None:
@@ -170,8 +190,10 @@ def test_commands_are_read_the_way_the_shell_reads_them(
     root = Path(str(tmp_path))
     (root / "README.md").write_text(f"# x\n\n```sh\n{text}\n```\n\n```\nnot sh\n```\n")
     monkeypatch.setattr(readme, "ROOT", root)
+    readme.located.cache_clear()
     readme.commands.cache_clear()
     try:
         assert list(readme.commands()) == expected
     finally:
+        readme.located.cache_clear()
         readme.commands.cache_clear()
