@@ -42,7 +42,7 @@ run: migrate ## Serve the API on http://127.0.0.1:8000 (SQLite unless DATABASE_U
 		--reload --reload-dir app --reload-dir migrations
 
 migrate: $(RUN_VENV)/.installed ## Apply migrations to DATABASE_URL (the local SQLite file by default)
-	$(RUN_VENV)/bin/python -m app.data.migrate
+	$(RUN_VENV)/bin/python -m app.migrate
 
 seed: migrate ## Add sample projects to DATABASE_URL (the local SQLite file by default)
 	$(RUN_VENV)/bin/python -m scripts.seed

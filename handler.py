@@ -10,18 +10,14 @@ the lookup of `handler.handler` fails.
 from __future__ import annotations
 
 import atexit
-import logging
-import os
-import signal
 import sys
-import threading
 from typing import Any
 
 # FastAPI imports pydantic.v1 only to check whether a route uses v1 models, and treats an
 # ImportError as "no". None of ours do: marking it absent saves ~13 ms and ~1.7 MB at INIT.
 sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
 
-from app.aws.lambda_adapter import LambdaAdapter  # noqa: E402
+from app.hosts.lambda_host import LambdaAdapter, exit_on_sigterm  # noqa: E402
 from app.logging_setup import configure as configure_logging  # noqa: E402
 from app.settings import SettingsError, get_settings  # noqa: E402
 
@@ -79,24 +75,7 @@ def migrate(event: Any, context: Any) -> dict[str, Any]:
     return custom_resource.refuse(event, context, reason)
 
 
-def _exit_on_sigterm() -> None:
-    # Lambda sends SIGTERM before it ends an environment, provided an extension is registered
-    # (app/aws/lambda_extension.py registers one for that reason). The main thread is then blocked
-    # inside the runtime client's C code, where a Python signal handler would not run until
-    # the next event, so SIGTERM is blocked everywhere and this thread waits for it instead.
-    signal.sigwait({signal.SIGTERM})
-    adapter.shutdown()
-    logging.getLogger("handler").info("SIGTERM: engine disposed, exiting")
-    logging.shutdown()
-    os._exit(0)
-
-
 # Only inside a Lambda runtime, never in tests or scripts; with invalid settings there is no
 # engine to dispose.
 if invalid_settings is None and settings.aws_lambda_runtime_api:
-    # Blocked before any thread starts, so that every thread inherits the mask.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-    threading.Thread(target=_exit_on_sigterm, name="sigterm", daemon=True).start()
-    from app.aws import lambda_extension
-
-    lambda_extension.register(settings.aws_lambda_runtime_api)
+    exit_on_sigterm(adapter, settings.aws_lambda_runtime_api)

@@ -13,7 +13,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from app.aws import metrics
+from app import counters
 
 logger = logging.getLogger("app.errors")
 
@@ -25,7 +25,7 @@ def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
     logger.warning(
         "database unavailable: %s", type(error).__name__, extra={"path": request.url.path}
     )
-    metrics.for_app(request.app).count(metrics.DATABASE_UNAVAILABLE)  # alarmed on
+    counters.for_app(request.app).count(counters.DATABASE_UNAVAILABLE)  # alarmed on
     return JSONResponse(
         {"detail": "database unavailable, try again shortly"},
         status_code=503,

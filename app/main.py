@@ -17,8 +17,10 @@ from fastapi import FastAPI
 
 from app import errors
 from app.api import contact, health, projects
+from app.aws.metrics import Metrics
 from app.caching import PublicCaching
-from app.data.db import build_engine
+from app.counters import Counters
+from app.engine import engine_for
 from app.fallback.publishing import PublishAfterWrite
 from app.fallback.service import Fallback
 from app.fallback.store import ObjectStore
@@ -29,11 +31,19 @@ from app.settings import Settings, get_settings
 logger = logging.getLogger("app")
 
 
-def create_app(settings: Settings | None = None, *, store: ObjectStore | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    metrics: Counters | None = None,
+    store: ObjectStore | None = None,
+) -> FastAPI:
     """Build the app; the engine is made in the lifespan and disposed when it ends.
 
-    `store` (the host's object store, app/aws/s3.py on AWS) enables the fallback: public
-    reads from the snapshot and contact messages into the outbox when the database is slow.
+    `metrics` receives the service's counters; by default they are CloudWatch EMF lines on
+    standard output, dimensioned by the Lambda function's name ("local" outside Lambda).
+    `store` (the host's object store: app/aws/s3.py on AWS) enables the fallback: public
+    reads from the snapshot and contact messages into the outbox while the database is slow
+    to answer (docs/paused-database.md).
     """
     settings = settings or get_settings()
     for name in settings.unresolved_references:
@@ -45,7 +55,7 @@ def create_app(settings: Settings | None = None, *, store: ObjectStore | None = 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        engine = build_engine(settings)
+        engine = engine_for(settings)
         try:
             yield {"engine": engine}
         finally:
@@ -58,6 +68,7 @@ def create_app(settings: Settings | None = None, *, store: ObjectStore | None = 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics or Metrics(settings.aws_lambda_function_name)
     fallback = None
     if store is not None:
         fallback = Fallback(store, settings.db_read_budget_ms / 1000)

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     db_sslmode: SslMode | None = None
     db_sslrootcert: str = DEFAULT_SSLROOTCERT
     # Pooled connections under a multi-request server (uvicorn: `make run`, compose). A Lambda
-    # environment serves one event at a time and always uses one (app/aws/lambda_adapter.py).
+    # environment serves one event at a time and always uses one (app/hosts/lambda_host.py).
     db_pool_size: Annotated[int, Field(ge=1, le=100)] = 5
 
     # The fallback (docs/paused-database.md): an S3 bucket for the published snapshot and the
@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Key of the hash that stands for a client's address in the database. Unset: derived
     # from ADMIN_TOKEN_SHA256, a deploy-time secret the database never holds either.
     contact_client_key: str | None = None
+    # The ALB in front preserves client ports in X-Forwarded-For (its attribute
+    # routing.http.xff_client_port.enabled): the port is stripped from its entry.
+    xff_client_port: bool = False
     # Set by Lambda: the dimension of the metrics the function emits (app/aws/metrics.py).
     aws_lambda_function_name: str | None = None
 

@@ -177,7 +177,7 @@ cmd_run_local() {
     if [[ -n ${MIGRATE:-} ]]; then
         # The emulator starts the runtime at the first event: migrate right before it, in the
         # same container, so a database in its /tmp is ready for the routes that need one.
-        runtime=(sh -c 'python -m app.data.migrate >&2 && exec "$@"' migrate "${runtime[@]}")
+        runtime=(sh -c 'python -m app.migrate >&2 && exec "$@"' migrate "${runtime[@]}")
     fi
     log "database: $(describe_database "$database_url")${MIGRATE:+, migrated when the function starts}"
     log "emulator on http://localhost:$port/2015-03-31/functions/function/invocations (make invoke EVENT=...)"

@@ -11,7 +11,7 @@ from typing import Any
 
 from app.api import schemas
 from app.data import crud
-from app.data.db import build_engine
+from app.engine import engine_for
 from app.settings import get_settings
 
 SAMPLE_PROJECTS: list[dict[str, Any]] = [
@@ -70,7 +70,7 @@ SAMPLE_PROJECTS: list[dict[str, Any]] = [
 
 def seed() -> dict[str, list[str]]:
     """Insert the sample projects that are missing; report which were added or kept."""
-    engine = build_engine(get_settings())
+    engine = engine_for(get_settings())
     added, kept = [], []
     try:
         with engine.begin() as conn:

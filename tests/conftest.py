@@ -192,7 +192,7 @@ def client(lambda_handler: Any, clean_db: Engine) -> Any:
 @pytest.fixture
 def make_client(database_url: str) -> Iterator[Any]:
     """Build a separate adapter (its own app, lifespan and engine) with chosen settings."""
-    from app.aws.lambda_adapter import LambdaAdapter
+    from app.hosts.lambda_host import LambdaAdapter
     from app.settings import Settings
     from tests.client import LambdaClient
 

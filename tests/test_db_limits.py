@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, exc, text
 from sqlalchemy.engine import Engine
 
 from app.data import db_limits
+from app.hosts import lambda_host
 from scripts.generate_events import http_v2
 from tests.conftest import lambda_context
 
@@ -59,7 +60,7 @@ def test_no_time_left_is_a_503_without_touching_the_database(
     make_client: Any, clean_db: Engine
 ) -> None:
     adapter = make_client().adapter
-    status, body, _ = _post_contact(adapter, _context(int(db_limits.MARGIN_SECONDS * 1000) - 1))
+    status, body, _ = _post_contact(adapter, _context(int(lambda_host.MARGIN_SECONDS * 1000) - 1))
     assert (status, body) == UNAVAILABLE
     with clean_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM contact_messages")).scalar() == 0

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
-from app.aws.lambda_adapter import LambdaAdapter
+from app.hosts.lambda_host import LambdaAdapter
 from app.main import create_app
 from app.settings import Settings
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from app.aws.lambda_events import MAX_HEADER_BYTES
+from app.hosts.lambda_events import MAX_HEADER_BYTES
 from scripts.generate_events import alb, http_v1, http_v2, rest_v1
 from tests.conftest import lambda_context
 

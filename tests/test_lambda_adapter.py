@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.aws.lambda_events import split_base_path
+from app.hosts.lambda_events import split_base_path
 from scripts.generate_events import DOMAIN, URL_DOMAIN, alb, http_v1, http_v2, rest_v1
 from tests.conftest import lambda_context
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.aws.lambda_adapter import LambdaAdapter
+from app.hosts.lambda_host import LambdaAdapter
 from app.data.migrate import migrate
 from app.settings import Settings
 from tests.client import LambdaClient

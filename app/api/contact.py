@@ -12,13 +12,13 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api import schemas
+from app import counters, host_scope
+from app.api import idempotent, schemas
+from app.api.deps import DbConnection
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
-from app.aws import metrics
 from app.data import crud, db_limits, idempotency, ratelimit
-from app.data.db import DbConnection
 from app.errors import is_outage
 from app.fallback import outbox
 from app.fallback.budget import AbandonedError, OverBudgetError, attempt
@@ -34,7 +34,7 @@ from app.settings import Settings
 # asks for more and the answer says what was served, as for project lists.
 INBOX_MAX_ITEMS = 14
 
-logger = logging.getLogger("app.contact")
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
 
@@ -69,54 +69,55 @@ async def send_message(
     With an object store configured, a database that does not answer within the read budget
     does not hold the visitor up: the message goes to the outbox (app/fallback/outbox.py).
     """
-    counters = metrics.for_app(request.app)
+    sink = counters.for_app(request.app)
     if data.website.strip():
         # A bot: answer as usual so it learns nothing, store nothing, count it.
-        counters.count(metrics.CONTACT_HONEYPOT)
+        sink.count(counters.CONTACT_HONEYPOT)
         return {"id": uuid.uuid4().hex, "status": "received"}
     settings = request.app.state.settings
-    # Anonymous callers are told apart by source address (API Gateway's sourceIp), so one
-    # visitor's key never replays, or blocks, another's message.
-    caller = f"ip:{request.client.host}" if request.client else "ip:"
-    stored_key = idempotency.scoped_key(caller, idempotency_key) if idempotency_key else None
-    body_hash = idempotency.request_hash(data.model_dump(exclude={"website"}))
-    client = ratelimit.client_id(
-        ratelimit.client_key(settings), ratelimit.client_address(request.scope)
+    # Anonymous callers are told apart by the identity their host reported (under Lambda,
+    # API Gateway's sourceIp or ALB's entry), the same one the per-client limit counts, so
+    # one visitor's key never replays, or blocks, another's message.
+    client = host_scope.client_of(request.scope)
+    stored_key = (
+        idempotency.scoped_key(f"ip:{client or ''}", idempotency_key) if idempotency_key else None
     )
+    body_hash = idempotency.request_hash(data.model_dump(exclude={"website"}))
+    limited = (
+        None if client is None else ratelimit.client_id(ratelimit.client_key(settings), client)
+    )
+    if limited is None:
+        # Pooling every visitor without an address into one allowance would let one of them
+        # silence the form for all; without an address there is no one to count.
+        logger.warning("no client address: per-client limit skipped", extra={"path": "/contact"})
     fallback = Fallback.for_app(request.app)
     engine = request.state.engine
-    deadline = db_limits.deadline_of(request.scope.get("aws.context"))
+    deadline = host_scope.deadline_of(request.scope)
     # Chosen before either path runs: a late database commit and the outbox then hold the
     # same id, and the drain's ON CONFLICT keeps one.
     message_id = uuid.uuid4().hex
 
     def work(abandoned: threading.Event) -> Any:
         if fallback is not None and (
-            waiting := outbox.waiting_for_key(fallback.store, client, stored_key, body_hash)
+            waiting := outbox.waiting_for_key(fallback.store, limited, stored_key, body_hash)
         ):
             return waiting  # accepted into the outbox while the database was away
         try:
             with db_limits.deadline(deadline), engine.begin() as conn:
                 receipt = _store_message(
-                    conn,
-                    data,
-                    settings,
-                    counters,
-                    message_id,
-                    stored_key,
-                    body_hash,
-                    client,
+                    conn, data, settings, sink, message_id, stored_key, body_hash, limited
                 )
                 if fallback is not None and isinstance(receipt, dict) and abandoned.is_set():
                     raise AbandonedError  # the outbox has it: roll back
         except AbandonedError:
-            outbox.drain_if_pending(engine, fallback, request.app)
+            if fallback is not None:
+                outbox.drain_if_pending(engine, fallback, request.app)
             raise
         if isinstance(receipt, dict):
             # Counted after the commit: only stored messages notify the owner.
-            counters.count(metrics.CONTACT_MESSAGE_RECEIVED)
+            sink.count(counters.CONTACT_MESSAGE_RECEIVED)
             if fallback is not None and stored_key is not None:
-                _remember_key(fallback, client, stored_key, body_hash, receipt["id"])
+                _remember_key(fallback, limited, stored_key, body_hash, receipt["id"])
         if fallback is not None:
             outbox.drain_if_pending(engine, fallback, request.app)
         return receipt
@@ -135,21 +136,21 @@ async def send_message(
             fallback.store,
             message_id=message_id,
             message=data.model_dump(exclude={"website"}),
-            client=client,
+            client=limited,
             stored_key=stored_key,
             body_hash=body_hash,
-            limit=settings.contact_rate_limit,
+            limit=settings.contact_rate_limit if limited else None,
         )
     except HTTPException as refusal:
         if refusal.status_code == 429:
-            counters.count(metrics.CONTACT_RATE_LIMITED)
+            sink.count(counters.CONTACT_RATE_LIMITED)
         raise
     fallback.outbox_pending.set()
     return receipt
 
 
 def _remember_key(
-    fallback: Fallback, client: str, stored_key: str, body_hash: str, message_id: str
+    fallback: Fallback, client: str | None, stored_key: str, body_hash: str, message_id: str
 ) -> None:
     # So that a retry meeting the outbox path (the database paused again) replays too.
     try:
@@ -168,25 +169,27 @@ def _store_message(
     conn: Connection,
     data: schemas.ContactCreate,
     settings: Settings,
-    counters: metrics.Metrics,
+    sink: counters.Counters,
     message_id: str,
     stored_key: str | None,
     body_hash: str,
-    client: str,
+    client: str | None,
 ) -> Any:
     """The database path: claim the key, count the client, insert; the receipt or a replay."""
     guard = idempotency.Guard(conn, stored_key, "POST /contact", body_hash)
-    if (replayed := guard.claim()) is not None:
+    if (replayed := idempotent.claim(guard)) is not None:
         return replayed  # a retry of a message already counted
-    wait = ratelimit.hit(
-        conn,
-        client=client,
-        limit=settings.contact_rate_limit,
-        window=dt.timedelta(seconds=settings.contact_rate_window_seconds),
-        now=dt.datetime.now(dt.UTC),
-    )
+    wait = None
+    if client is not None:
+        wait = ratelimit.hit(
+            conn,
+            client=client,
+            limit=settings.contact_rate_limit,
+            window=dt.timedelta(seconds=settings.contact_rate_window_seconds),
+            now=dt.datetime.now(dt.UTC),
+        )
     if wait is not None:
-        counters.count(metrics.CONTACT_RATE_LIMITED)
+        sink.count(counters.CONTACT_RATE_LIMITED)
         raise HTTPException(
             429, "too many messages, try again later", headers={"Retry-After": str(wait)}
         )
@@ -206,11 +209,11 @@ async def _drain_outbox(request: Request) -> None:
     """
     fallback = Fallback.for_app(request.app)
     if fallback is not None:
-        with db_limits.deadline(db_limits.deadline_of(request.scope.get("aws.context"))):
+        with db_limits.deadline(host_scope.deadline_of(request.scope)):
             outbox.drain(
                 request.state.engine,
                 fallback.store,
-                metrics.for_app(request.app),
+                counters.for_app(request.app),
                 request.app.state.settings,
             )
 

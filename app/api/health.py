@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy import text
 
+from app import host_scope
 from app.api import schemas
 from app.data import db_limits
 
@@ -26,7 +27,7 @@ async def ready(request: Request) -> dict[str, str]:
     # Blocking on purpose, as the database routes do (see app/data/db.py: one event at a time).
     # Database errors become 503 in the app's exception handlers (app/errors.py).
     # Bounded like any request's database work: a stuck server is a 503 within the deadline.
-    deadline = db_limits.deadline_of(request.scope.get("aws.context"))
+    deadline = host_scope.deadline_of(request.scope)
     with db_limits.deadline(deadline), request.state.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
     return {"status": "ok", "database": "ok"}

@@ -6,12 +6,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
-from app.api import schemas
+from app.api import idempotent, schemas
+from app.api.deps import DbConnection, transaction
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
 from app.data import crud, idempotency
-from app.data.db import DbConnection, transaction
 from app.fallback import publishing, reads
 from app.security import Admin, require_admin
 
@@ -123,7 +123,7 @@ async def create_project(
     guard = idempotency.Guard.for_request(
         conn, key=idempotency_key, scope="POST /projects", caller="admin", body=data.model_dump()
     )
-    if (replayed := guard.claim()) is not None:
+    if (replayed := idempotent.claim(guard)) is not None:
         return replayed
     created = crud.create_project(conn, data=data)
     publishing.mark(request.scope)

@@ -1,4 +1,4 @@
-"""The engine, fit for Lambda, and the per-request connection dependency.
+"""The engine, fit for Lambda and for a multi-request server.
 
 One request at a time runs in a Lambda execution environment, so there the pool holds one
 connection (DB_POOL_SIZE, default 5, under a multi-request server such as uvicorn), checks it
@@ -9,33 +9,36 @@ Proxy, PgBouncer) we keep nothing idle and let the pooler pool.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Depends, Request
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import NullPool
 
 from app.data import db_limits, db_tls, db_wait
 from app.settings import Settings
 
+# SQLAlchemy's `do_connect` hook: (dialect, connection record, cargs, cparams) -> DBAPI
+# connection, or None to let the dialect connect with the (possibly updated) cparams.
+ConnectHook = Callable[[Any, Any, Any, dict[str, Any]], Any]
 
-def build_engine(settings: Settings) -> Engine:
-    """Create (without connecting) the engine for `settings`."""
-    if settings.db_iam_auth:
-        # A token instead of a password, computed at each new connection (tokens expire).
-        from app.aws.rds_auth import IamAuthToken
 
-        engine = _postgres_engine(settings, IamAuthToken.url(settings))
-        event.listen(engine, "do_connect", IamAuthToken(settings))
-        return engine
-    if settings.database_secret_arn:
-        # Credentials come from Secrets Manager at the first connection, not at INIT: an
-        # unreachable endpoint then costs a 503, not a failed execution environment.
-        engine = _postgres_engine(settings, "postgresql+psycopg2://")
-        event.listen(engine, "do_connect", _SecretCredentials(settings))
+@dataclass(frozen=True)
+class Login:
+    """How to log in when DATABASE_URL does not say: a URL without credentials, and the hook
+    that supplies them at each new connection (app/aws/db_login.py: IAM token, secret)."""
+
+    url: str | URL
+    do_connect: ConnectHook
+
+
+def build_engine(settings: Settings, login: Login | None = None) -> Engine:
+    """Create (without connecting) the engine for `settings`, logging in with `login`."""
+    if login is not None:
+        engine = _postgres_engine(settings, login.url)
+        event.listen(engine, "do_connect", login.do_connect)
         return engine
     url = settings.database_url
     if url.startswith("sqlite"):
@@ -83,93 +86,7 @@ def _postgres_engine(settings: Settings, url: str | URL) -> Engine:
     return engine
 
 
-class _SecretCredentials:
-    """`do_connect` hook: fill host, user and password in from the database secret.
-
-    The secret is fetched once and kept. A refused login (the password was rotated) drops it
-    and connects once more with the secret read afresh; any other connect error (refused,
-    unreachable, timed out) keeps it: the secret is not what failed.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.params: dict[str, Any] | None = None
-
-    def _read(self, dialect: Any) -> dict[str, Any]:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import OperationalError
-
-        from app.aws.aws_secrets import SecretsManagerError, database_url_from_secret
-
-        try:
-            url = make_url(
-                database_url_from_secret(
-                    self.settings, endpoint=self.settings.aws_endpoint_url_secrets_manager
-                )
-            )
-        except SecretsManagerError as error:
-            # As a database error it becomes a 503 like any other outage.
-            raise OperationalError("reading the database secret", None, error) from None
-        params: dict[str, Any] = dialect.create_connect_args(url)[1]
-        return params
-
-    def __call__(self, dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
-        cached = self.params is not None
-        if self.params is None:
-            self.params = self._read(dialect)
-        try:
-            return dialect.connect(*cargs, **{**cparams, **self.params})
-        except dialect.loaded_dbapi.OperationalError as error:
-            if not _refused_login(error):
-                raise
-            self.params = None
-            if not cached:  # the secret was fresh: reading it again would not help
-                raise
-        self.params = self._read(dialect)
-        return dialect.connect(*cargs, **{**cparams, **self.params})
-
-
-def _refused_login(error: Exception) -> bool:
-    # libpq reports a failed login before a session exists, so psycopg2 gives no SQLSTATE;
-    # the server's FATAL message is the only sign (28P01, in English unless lc_messages is
-    # changed, which RDS and Aurora do not do by default).
-    code = getattr(error, "pgcode", None)
-    return code in ("28P01", "28000") or "authentication failed" in str(error)
-
-
 def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-
-
-@contextlib.contextmanager
-def transaction(request: Request) -> Iterator[Connection]:
-    """The request's transaction, for a route that opens it itself (it chooses its source)."""
-    engine: Engine = request.state.engine
-    deadline = db_limits.deadline_of(request.scope.get("aws.context"))
-    with db_limits.deadline(deadline), engine.begin() as connection:
-        yield connection
-
-
-async def get_connection(request: Request) -> AsyncIterator[Connection]:
-    """One transaction per request: committed when the route returns, rolled back on error.
-
-    Deliberately `async` over a blocking driver, like the routes and every dependency that
-    use it. A Lambda environment serves one event at a time, so there is nothing to run
-    concurrently, and keeping FastAPI's threadpool out saves ~10 ms on the first request
-    (anyio's thread machinery is imported and started on first use). The price: a
-    non-Lambda server (`make run`) runs one request's database work at a time, on the event
-    loop. That is only safe while nothing between checkout and commit yields the loop: a
-    sync dependency (run in the threadpool) or any other await would let the next request
-    block the loop waiting for the connection this one holds, a deadlock until the pool
-    timeout. tests/test_dependencies.py keeps every dependency async.
-    """
-    # Inside Lambda, the invocation's remaining time bounds all of the request's database work.
-    with transaction(request) as connection:
-        yield connection
-
-
-# scope="function": commit (or roll back) before the response is sent, so a failed commit
-# becomes an error response instead of a success the database never saw.
-DbConnection = Annotated[Connection, Depends(get_connection, scope="function")]

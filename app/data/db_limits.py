@@ -9,10 +9,9 @@ into other clients' transactions behind PgBouncer's transaction pooling. `SET LO
 its transaction, so it is right with or without a pooler.
 
 A statement timeout bounds one statement; a request may run several (`POST /projects` up to
-eight). The deadline bounds them together: inside a Lambda invocation it is the remaining time
-less a margin, and when a statement could run past it, the statement's timeout is lowered to
-what is left. A slow database then ends the request with a JSON 503 while the function still
-runs, instead of Lambda killing it and API Gateway answering with its own non-JSON error.
+eight). The deadline bounds them together: it is the request's, given by its host as a plain
+`time.monotonic()` value (app/host_scope.py; under Lambda the remaining time less a margin),
+and when a statement could run past it, the statement's timeout is lowered to what is left.
 """
 
 from __future__ import annotations
@@ -28,8 +27,6 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
-# Kept back from the invocation's remaining time: enough to roll back, log and answer.
-MARGIN_SECONDS = 1.0
 # libpq treats connect_timeout values below 2 as 2.
 _LIBPQ_MIN_CONNECT_TIMEOUT = 2
 # The statement timeout SET in the current transaction (per DBAPI connection; reset at BEGIN).
@@ -40,18 +37,6 @@ _deadline: ContextVar[float | None] = ContextVar("portfolio_db_deadline", defaul
 
 class DeadlineExceeded(sa_exc.TimeoutError):
     """The request's time is up before its database work is; answered as a 503."""
-
-
-def deadline_of(context: Any) -> float | None:
-    """The `time.monotonic()` by which database work must end in this Lambda invocation.
-
-    `context` is Lambda's context object (Mangum puts it in the ASGI scope as
-    `aws.context`); None outside Lambda, where only the statement timeout applies.
-    """
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if not callable(remaining):
-        return None
-    return time.monotonic() + float(remaining()) / 1000 - MARGIN_SECONDS
 
 
 @contextlib.contextmanager

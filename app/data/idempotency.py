@@ -19,8 +19,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import HTTPException
-from fastapi.responses import JSONResponse
 from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.engine import Connection
 
@@ -33,6 +31,18 @@ TTL = dt.timedelta(hours=24)
 CLEANUP_BATCH = 10
 
 _t = idempotency_keys.c
+
+
+class KeyReusedError(ValueError):
+    """The key was already used with a different request body (answered as a 422)."""
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The answer recorded under a key: what its retry gets again."""
+
+    status_code: int
+    body: Any
 
 
 def request_hash(body: Any) -> str:
@@ -60,10 +70,10 @@ class Guard:
         stored = scoped_key(caller, key) if key is not None else None
         return cls(conn, stored, scope, request_hash(body))
 
-    def claim(self) -> JSONResponse | None:
+    def claim(self) -> Replay | None:
         """None when this request owns the key (or has none): go on and write.
 
-        Otherwise the answer of the request that wrote under this key, or a 422 when that
+        Otherwise the answer of the request that wrote under this key; KeyReusedError when that
         request had another body.
         """
         if self.key is None:
@@ -95,8 +105,8 @@ class Guard:
             )
         ).one()
         if row.request_hash != self.body_hash:
-            raise HTTPException(422, f"{HEADER} was already used with a different request body")
-        return JSONResponse(row.response, status_code=row.status_code)
+            raise KeyReusedError(f"{HEADER} was already used with a different request body")
+        return Replay(row.status_code, row.response)
 
     def remember(self, status_code: int, response: Any) -> None:
         """Record the answer in the caller's transaction (a no-op without a key)."""

@@ -152,24 +152,3 @@ def _is_upgrade(config: Any, current: str | None, target: str) -> bool:
     script = ScriptDirectory.from_config(config)
     ancestors = {rev.revision for rev in script.iterate_revisions(target, "base")}
     return current is None or current in ancestors
-
-
-def main() -> None:
-    """`python -m app.data.migrate`: upgrade the database DATABASE_URL names (SQLite by default)."""
-    import json
-
-    from app.data.db import build_engine
-    from app.logging_setup import configure
-    from app.settings import get_settings
-
-    settings = get_settings()
-    configure(settings)
-    engine = build_engine(settings)
-    try:
-        print(json.dumps(migrate(engine)))
-    finally:
-        engine.dispose()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,8 +1,9 @@
 """A per-client limit on contact messages, kept in PostgreSQL and safe under concurrency.
 
-The client is the source address API Gateway (or ALB, or a function URL) saw, never a header
-the client chose, and it is stored only as an HMAC: the table cannot be read back into
-addresses without the key, which the database never holds.
+The client is the identity the host reported (app/host_scope.py: under Lambda the source address
+API Gateway, ALB or a function URL saw, an IPv6 host counted per /64), never a header the
+client chose, and it is stored only as an HMAC: the table cannot be read back into addresses
+without the key, which the database never holds.
 
 One row per client and fixed window, counted with a single INSERT ... ON CONFLICT DO UPDATE:
 PostgreSQL locks the row for the rest of the transaction, so two concurrent messages from
@@ -17,10 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import ipaddress
 import math
-from collections.abc import MutableMapping
-from typing import Any
 
 from sqlalchemy import case, delete, select
 from sqlalchemy.engine import Connection
@@ -35,28 +33,6 @@ CLEANUP_BATCH = 100
 _LOCAL_KEY = b"portfolio-backend local development only"
 
 
-def client_address(scope: MutableMapping[str, Any]) -> str | None:
-    """The caller's address as the AWS front door recorded it, else the ASGI peer."""
-    event = scope.get("aws.event")
-    context = event.get("requestContext") if isinstance(event, dict) else None
-    if isinstance(context, dict):
-        http = context.get("http")  # HTTP API 2.0 and function URLs
-        if isinstance(http, dict) and isinstance(http.get("sourceIp"), str):
-            return str(http["sourceIp"])
-        identity = context.get("identity")  # REST API and HTTP API 1.0
-        if isinstance(identity, dict) and isinstance(identity.get("sourceIp"), str):
-            return str(identity["sourceIp"])
-        if "elb" in context:
-            # ALB (in its default "append" mode) adds the address it saw as the last
-            # X-Forwarded-For entry; the ones before it are whatever the client sent.
-            # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html
-            for name, value in scope.get("headers", []):
-                if name == b"x-forwarded-for":
-                    return str(value.decode("latin-1").rsplit(",", 1)[-1].strip()) or None
-    client = scope.get("client")
-    return str(client[0]) if client else None
-
-
 def client_key(settings: Settings) -> bytes:
     """The HMAC key: CONTACT_CLIENT_KEY, else derived from the admin token's digest."""
     if settings.contact_client_key:
@@ -68,26 +44,10 @@ def client_key(settings: Settings) -> bytes:
     return _LOCAL_KEY
 
 
-def client_id(key: bytes, address: str | None) -> str:
-    """What the table stores for a client: 64 hex characters, no address."""
-    # Requests without an address (none in AWS's events) share one allowance.
-    return hmac.new(key, _client_of(address).encode(), hashlib.sha256).hexdigest()
-
-
-def _client_of(address: str | None) -> str:
-    """One client per IPv4 address, and per IPv6 /64: a single IPv6 host is usually given a
-    whole /64, so counting its addresses one by one would hand it 2^64 allowances."""
-    if not address:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
-    return str(ip)
+def client_id(key: bytes, client: str) -> str:
+    """What the table stores for a client (its host-normalised identity): 64 hex characters,
+    no address."""
+    return hmac.new(key, client.encode(), hashlib.sha256).hexdigest()
 
 
 def hit(

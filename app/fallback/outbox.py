@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
-from app.aws import metrics
+from app import counters
 from app.data import crud, idempotency, ratelimit
 from app.data.tables import contact_messages, idempotency_keys
 from app.fallback.store import ObjectStore, PreconditionFailedError
@@ -49,8 +49,12 @@ DRAIN_BATCH = 200
 logger = logging.getLogger("app.outbox")
 
 
-def key_of(client: str, name: str) -> str:
-    return f"{PREFIX}{client}/{name}.json"
+# The folder of messages from a caller the host gave no address for (never limited).
+ANONYMOUS = "anonymous"
+
+
+def key_of(client: str | None, name: str) -> str:
+    return f"{PREFIX}{client or ANONYMOUS}/{name}.json"
 
 
 def accept(
@@ -58,10 +62,10 @@ def accept(
     *,
     message_id: str,
     message: dict[str, str],
-    client: str,
+    client: str | None,
     stored_key: str | None,
     body_hash: str,
-    limit: int,
+    limit: int | None,
 ) -> dict[str, Any] | JSONResponse:
     """Keep the message in the outbox; its receipt, or the first answer for a reused key.
 
@@ -73,11 +77,12 @@ def accept(
         replayed = _replay(store, key, body_hash)
         if replayed is not None:
             return replayed
-    waiting = store.list(f"{PREFIX}{client}/", limit=limit)
-    if len(waiting) >= limit:
-        raise HTTPException(
-            429, "too many messages, try again later", headers={"Retry-After": "60"}
-        )
+    if client is not None and limit is not None:
+        waiting = store.list(f"{PREFIX}{client}/", limit=limit)
+        if len(waiting) >= limit:
+            raise HTTPException(
+                429, "too many messages, try again later", headers={"Retry-After": "60"}
+            )
     document = {
         "id": message_id,
         **message,
@@ -114,7 +119,7 @@ def _replay(store: ObjectStore, key: str, body_hash: str) -> JSONResponse | None
 
 
 def waiting_for_key(
-    store: ObjectStore, client: str, stored_key: str | None, body_hash: str
+    store: ObjectStore, client: str | None, stored_key: str | None, body_hash: str
 ) -> JSONResponse | None:
     """The database path's check: a keyed message may already wait in the outbox."""
     if stored_key is None:
@@ -123,20 +128,20 @@ def waiting_for_key(
 
 
 def remember_key(
-    store: ObjectStore, *, client: str, stored_key: str, body_hash: str, message_id: str
+    store: ObjectStore, *, client: str | None, stored_key: str, body_hash: str, message_id: str
 ) -> None:
     """Record a keyed message's answer where the outbox path looks (create-only)."""
     record = {"id": message_id, "idempotency": {"key": stored_key, "request_hash": body_hash}}
     # Recorded already: a drain after a crash, or the other path.
     with contextlib.suppress(PreconditionFailedError):
         store.put(
-            f"{KEYS_PREFIX}{client}/{stored_key}.json",
+            KEYS_PREFIX + key_of(client, stored_key).removeprefix(PREFIX),
             json.dumps(record).encode(),
             if_none_match=True,
         )
 
 
-def drain(engine: Engine, store: ObjectStore, counters: metrics.Metrics, settings: Settings) -> int:
+def drain(engine: Engine, store: ObjectStore, sink: counters.Counters, settings: Settings) -> int:
     """Move waiting messages into the database; how many this call stored."""
     stored = 0
     for key in store.list(PREFIX, limit=DRAIN_BATCH):
@@ -147,7 +152,7 @@ def drain(engine: Engine, store: ObjectStore, counters: metrics.Metrics, setting
         with engine.begin() as conn:
             inserted = _store(conn, document, settings)
         if inserted:
-            counters.count(metrics.CONTACT_MESSAGE_RECEIVED)
+            sink.count(counters.CONTACT_MESSAGE_RECEIVED)
             stored += 1
         keyed = document.get("idempotency")
         if keyed:
@@ -201,6 +206,8 @@ def _store(conn: Connection, document: dict[str, Any], settings: Settings) -> bo
     ).first()
     if inserted is None:
         return False
+    if not document["client"]:
+        return True
     # Counted in the client's window, so the limit holds across the outage.
     ratelimit.hit(
         conn,
@@ -218,7 +225,7 @@ def drain_if_pending(engine: Engine, fallback: Any, app: Any) -> None:
         return
     fallback.outbox_pending.clear()
     try:
-        drain(engine, fallback.store, metrics.for_app(app), app.state.settings)
+        drain(engine, fallback.store, counters.for_app(app), app.state.settings)
     except Exception as error:
         fallback.outbox_pending.set()
         logger.warning("outbox not drained: %s", type(error).__name__)

@@ -17,6 +17,7 @@ from fastapi import HTTPException, Request, Response
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
+from app import host_scope
 from app.data import db_limits, publication
 from app.errors import is_outage
 from app.fallback import outbox, snapshot
@@ -38,7 +39,7 @@ def serve(
     """`from_db` on the database within the budget, else `from_snapshot` on the snapshot."""
     engine: Engine = request.state.engine
     fallback = Fallback.for_app(request.app)
-    deadline = db_limits.deadline_of(request.scope.get("aws.context"))
+    deadline = host_scope.deadline_of(request.scope)
 
     def work(_abandoned: threading.Event) -> tuple[T, bool]:
         with db_limits.deadline(deadline), engine.begin() as conn:

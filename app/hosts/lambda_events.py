@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from mangum import Mangum
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 # API Gateway refuses more than 10,240 bytes of request line and header values itself (REST
 # and HTTP APIs alike:
@@ -178,24 +177,45 @@ def split_base_path(event: Mapping[str, Any], path: str, api_base_path: str) -> 
     return prefix, path
 
 
-class LambdaScope:
-    """ASGI wrapper: lifespan state into every request, and the base path as root_path."""
+def source_address(scope: Mapping[str, Any], *, xff_client_port: bool = False) -> str | None:
+    """The caller's address as the AWS front door recorded it (None when it recorded none).
 
-    def __init__(self, app: ASGIApp, state: dict[str, Any], api_base_path: str) -> None:
-        self.app = app
-        self.state = state
-        self.api_base_path = api_base_path
+    `scope` is Mangum's, with the event under `aws.event`. API Gateway and function URLs give
+    `sourceIp`. ALB (in its default "append" mode) adds the address it saw as the last
+    X-Forwarded-For entry; the entries before it are whatever the client sent
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html).
+    Repeated header lines are one comma-separated list (RFC 9110, section 5.3), so the entry
+    is the last of the last line; with the load balancer's "preserve client port" attribute
+    (routing.http.xff_client_port.enabled, our XFF_CLIENT_PORT) it carries `:port`, which is
+    not part of who the client is.
+    """
+    event = scope.get("aws.event")
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    if isinstance(context, dict):
+        http = context.get("http")  # HTTP API 2.0 and function URLs
+        if isinstance(http, dict) and isinstance(http.get("sourceIp"), str):
+            return str(http["sourceIp"]) or None
+        identity = context.get("identity")  # REST API and HTTP API 1.0
+        if isinstance(identity, dict) and isinstance(identity.get("sourceIp"), str):
+            return str(identity["sourceIp"]) or None
+        if "elb" in context:
+            lines = [
+                v.decode("latin-1") for n, v in scope.get("headers", []) if n == b"x-forwarded-for"
+            ]
+            entry = ",".join(lines).rsplit(",", 1)[-1].strip()
+            return (strip_port(entry) if xff_client_port else entry) or None
+    client = scope.get("client")
+    return str(client[0]) or None if client else None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            root_path, path = split_base_path(
-                scope.get("aws.event") or {}, scope["path"], self.api_base_path
-            )
-            # ASGI convention (Starlette >= 0.33): `path` includes `root_path`.
-            scope = {
-                **scope,
-                "state": dict(self.state),
-                "root_path": root_path,
-                "path": root_path + path,
-            }
-        await self.app(scope, receive, send)
+
+def strip_port(entry: str) -> str:
+    """`203.0.113.7:4321` -> `203.0.113.7`, `[2001:db8::1]:4321` -> `2001:db8::1`.
+
+    A bare IPv6 address (several colons, no brackets) is left whole: its last group is not
+    a port.
+    """
+    if entry.startswith("["):
+        return entry[1:].split("]", 1)[0]
+    if entry.count(":") == 1:
+        return entry.split(":", 1)[0]
+    return entry

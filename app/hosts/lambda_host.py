@@ -1,4 +1,10 @@
-"""The API as a Lambda function: Mangum around the app, with a lifespan that spans INIT.
+"""The Lambda host: Mangum around the app, with a lifespan that spans INIT.
+
+Everything the service must not know about Lambda is here: event vetting (lambda_events),
+the caller's address from requestContext or ALB's X-Forwarded-For, the deadline from the
+invocation's remaining time, the custom-resource migrate path, and the SIGTERM that the
+no-op extension (lambda_extension) makes Lambda send. The service reads only the two facts
+this host writes into the scope (app/host_scope.py).
 
 Mangum runs with lifespan="off" because its "auto" mode starts and stops the lifespan (and
 with it the engine and its connection) on every invocation. Here the lifespan starts when
@@ -8,18 +14,68 @@ the adapter is built, during INIT, and ends on `shutdown()` (SIGTERM or interpre
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
+import time
 from typing import Any
 
 from mangum import Mangum
 from mangum.protocols import LifespanCycle
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.aws import lambda_events
+from app import host_scope
 from app.aws.s3 import store_from_settings
+from app.hosts import lambda_events
 from app.main import create_app
 from app.settings import Settings
 
 logger = logging.getLogger("app.lambda")
+
+# Kept back from the invocation's remaining time: enough to roll back, log and answer.
+MARGIN_SECONDS = 1.0
+
+
+def deadline_of(context: Any) -> float | None:
+    """The `time.monotonic()` by which work must end in this invocation (None: no context).
+
+    A slow database then ends the request with a JSON 503 while the function still runs,
+    instead of Lambda killing it and API Gateway answering with its own non-JSON error.
+    """
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return time.monotonic() + float(remaining()) / 1000 - MARGIN_SECONDS
+
+
+class LambdaScope:
+    """ASGI wrapper: lifespan state, the base path as root_path, and the host's two facts."""
+
+    def __init__(
+        self, app: ASGIApp, state: dict[str, Any], api_base_path: str, xff_client_port: bool
+    ) -> None:
+        self.app = app
+        self.state = state
+        self.api_base_path = api_base_path
+        self.xff_client_port = xff_client_port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            root_path, path = lambda_events.split_base_path(
+                scope.get("aws.event") or {}, scope["path"], self.api_base_path
+            )
+            # ASGI convention (Starlette >= 0.33): `path` includes `root_path`.
+            scope = {
+                **scope,
+                "state": dict(self.state),
+                "root_path": root_path,
+                "path": root_path + path,
+                host_scope.CLIENT: host_scope.normalise(
+                    lambda_events.source_address(scope, xff_client_port=self.xff_client_port)
+                ),
+                host_scope.DEADLINE: deadline_of(scope.get("aws.context")),
+            }
+        await self.app(scope, receive, send)
 
 
 class LambdaAdapter:
@@ -28,6 +84,7 @@ class LambdaAdapter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         # One event at a time per execution environment: one pooled connection is enough.
+        # The object store behind the fallback (docs/paused-database.md), when one is set.
         self.app = create_app(
             settings.model_copy(update={"db_pool_size": 1}), store=store_from_settings(settings)
         )
@@ -35,8 +92,11 @@ class LambdaAdapter:
         self._lifespan = LifespanCycle(self.app, "on")
         self._lifespan.__enter__()
         self._running = True
-        self._mangum.app = lambda_events.LambdaScope(
-            self.app, self._lifespan.lifespan_state, settings.api_base_path
+        self._mangum.app = LambdaScope(
+            self.app,
+            self._lifespan.lifespan_state,
+            settings.api_base_path,
+            settings.xff_client_port,
         )
         # Held while an invocation runs, so shutdown waits for it instead of cutting it short.
         self._busy = threading.Lock()
@@ -68,8 +128,8 @@ class LambdaAdapter:
         is answered at its ResponseURL whatever happens, since CloudFormation would otherwise
         wait out its timeout; deleting the resource leaves the database alone.
         """
-        from app.aws import custom_resource, metrics
-        from app.data import db_limits
+        from app import counters
+        from app.aws import custom_resource
         from app.data.migrate import migrate
         from app.fallback import outbox, snapshot
         from app.fallback.service import Fallback
@@ -78,7 +138,7 @@ class LambdaAdapter:
             # `deadline` (time.monotonic()) is when custom_resource.serve answers FAILED on
             # its own (0.0: none); connection retries (a resuming Aurora) end before it, and
             # before the invocation's own end.
-            ends = [d for d in (deadline or None, db_limits.deadline_of(context)) if d]
+            ends = [d for d in (deadline or None, deadline_of(context)) if d]
             with self._busy:
                 result = migrate(self.state["engine"], connect_deadline=min(ends, default=None))
                 fallback = Fallback.for_app(self.app)
@@ -91,7 +151,7 @@ class LambdaAdapter:
                         engine, fallback.store, force=True
                     )
                     result["outbox_drained"] = outbox.drain(
-                        engine, fallback.store, metrics.for_app(self.app), self.settings
+                        engine, fallback.store, counters.for_app(self.app), self.settings
                     )
                 return result
 
@@ -110,3 +170,27 @@ class LambdaAdapter:
             if self._running:
                 self._running = False
                 self._lifespan.__exit__(None, None, None)
+
+
+def exit_on_sigterm(adapter: LambdaAdapter, runtime_api: str) -> None:
+    """Inside a Lambda runtime: dispose of the engine and exit 0 when Lambda sends SIGTERM.
+
+    Lambda sends SIGTERM before it ends an environment, provided an extension is registered
+    (lambda_extension registers one for that reason). The main thread is then blocked inside
+    the runtime client's C code, where a Python signal handler would not run until the next
+    event, so SIGTERM is blocked everywhere and a thread waits for it instead. Call this
+    before any other thread starts, so that every thread inherits the mask.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    threading.Thread(target=_wait_for_sigterm, args=(adapter,), name="sigterm", daemon=True).start()
+    from app.hosts import lambda_extension
+
+    lambda_extension.register(runtime_api)
+
+
+def _wait_for_sigterm(adapter: LambdaAdapter) -> None:
+    signal.sigwait({signal.SIGTERM})
+    adapter.shutdown()
+    logging.getLogger("handler").info("SIGTERM: engine disposed, exiting")
+    logging.shutdown()
+    os._exit(0)

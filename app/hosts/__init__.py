@@ -1,0 +1,1 @@
+"""The hosts the service runs under: each adapts its own world to the same ASGI app."""
