@@ -67,5 +67,9 @@ def test_the_check_reports_a_heavy_module_that_is_loaded(preload: str) -> None:
 def test_module_count_budget() -> None:
     # 572 at the time of writing; the dependency floor (awslambdaric + fastapi +
     # sqlalchemy.orm + psycopg2 + mangum) loads 550. A jump means a new start-path import.
+    # 588 with the host seam; 600 with the paused-database fallback (docs/paused-database.md),
+    # whose 12 modules (app/fallback, the S3 client and its signer, caching) cost ~5 ms of self
+    # import time (python -X importtime, median of 5): on the start path by design, since a
+    # cold start during a pause is when they answer.
     modules = _modules_after_import(ENV)
-    assert len(modules) < 600, len(modules)
+    assert len(modules) < 610, len(modules)
