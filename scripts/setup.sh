@@ -5,8 +5,9 @@
 # Usage: scripts/setup.sh run|fast|test
 #   run   python3 with venv/ensurepip (the runtime virtualenv of `make run`)
 #   fast  that, make, git, curl, PostgreSQL server binaries (the suite starts its own cluster),
-#         PgBouncer and openssl (the pooler and TLS tests): all `make test-fast` needs
-#   test  that, then podman/buildah/qemu and podman's Docker-compatible API
+#         PgBouncer and openssl (the pooler and TLS tests), Node.js (the schema's patterns as
+#         JavaScript regexes): all `make test-fast` needs
+#   test  that, Chromium (the browser CORS test), then podman/buildah/qemu and podman's Docker-compatible API
 #         (scripts/setup-containers.sh) unless a Docker daemon answers
 # Packages install as root, or through sudo; without either it names what is missing and fails.
 set -euo pipefail
@@ -44,6 +45,13 @@ if [[ $profile != run ]]; then
         missing+=(postgresql)
     command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    # ECMA-262 regexes for tests/test_schema_portability.py (the schema's patterns in JavaScript).
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+fi
+if [[ $profile == test ]]; then
+    # A real browser for tests/test_browser_cors.py (marked slow). Debian's package; on Ubuntu
+    # `chromium` is a snap wrapper, which also answers `chromium --headless`.
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
 if ((${#missing[@]})); then
     log "installing ${missing[*]}"

@@ -144,6 +144,14 @@ def test_etag_and_if_none_match_give_304(
         assert client.get(path, headers={"if-none-match": '"other"'}).status == 200
 
 
+def test_head_carries_the_get_s_etag(seeded: LambdaClient) -> None:
+    for path in ("/projects", "/projects/alpha"):
+        get, head = seeded.get(path), seeded.request("HEAD", path)
+        assert (head.status, head.text) == (200, "")
+        assert head.headers["etag"] == get.headers["etag"]
+        assert head.headers["content-length"] == get.headers["content-length"]
+
+
 def test_a_change_changes_the_etag(seeded: LambdaClient) -> None:
     before = seeded.get("/projects/alpha").headers["etag"]
     assert seeded.patch("/projects/alpha", {"title": "Alpha 2"}, admin=True).status == 200

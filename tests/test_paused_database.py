@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.hosts.lambda_host import LambdaAdapter
 from app.data.migrate import migrate
+from app.hosts.lambda_host import LambdaAdapter
 from app.settings import Settings
 from tests.client import LambdaClient
 from tests.conftest import ADMIN_TOKEN_SHA256, ROOT

@@ -13,7 +13,7 @@ from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
 from app.data import crud, idempotency
 from app.fallback import publishing, reads
-from app.security import Admin, require_admin
+from app.security import Admin, is_admin_attempt, require_admin
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
 
@@ -90,8 +90,8 @@ async def list_projects(
 )
 async def get_project(request: Request, response: Response, slug: SlugPath) -> dict[str, Any]:
     """A published project; with the admin token, a draft too (preview)."""
-    if "authorization" in request.headers:
-        await require_admin(request)  # a token that is sent must be right: 401 otherwise
+    if is_admin_attempt(request):
+        await require_admin(request)  # a Bearer token that is sent must be right: 401 otherwise
         response.headers.update(_NO_STORE)
         with transaction(request) as conn:
             project = crud.get_project(conn, slug=slug, published_only=False)
