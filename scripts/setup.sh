@@ -64,6 +64,15 @@ fi
 if [[ $profile == test ]]; then
     if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
         log "a Docker daemon answers: no podman set-up needed"
+        # The arm64 image tests build under emulation (setup-containers.sh does this for podman).
+        # Debian's and Ubuntu's qemu-user-static register qemu-aarch64 with the fix-binary flag,
+        # which builds inside Docker need (GitHub's Ubuntu runners have Docker but no qemu).
+        if [[ $(uname -m) != aarch64 && ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]]; then
+            log "installing qemu-user-static binfmt-support (arm64 builds under emulation)"
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                qemu-user-static binfmt-support
+        fi
     else
         as_root bash "$HERE/setup-containers.sh"
     fi

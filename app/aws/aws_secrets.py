@@ -145,7 +145,9 @@ class _SecretSettings(Protocol):
     def aws_session_token(self) -> str | None: ...
 
 
-def database_url_from_secret(settings: _SecretSettings, *, endpoint: str | None = None) -> str:
+def database_url_from_secret(
+    settings: _SecretSettings, *, endpoint: str | None = None, timeout: float = 5.0
+) -> str:
     """A SQLAlchemy URL built from the RDS-format secret named by the settings.
 
     The secret holds `username`, `password`, `host`, `port` and `dbname` (what RDS and the
@@ -163,6 +165,7 @@ def database_url_from_secret(settings: _SecretSettings, *, endpoint: str | None 
         ),
         region=settings.aws_region,
         endpoint=endpoint,
+        timeout=timeout,
     )
     return url_from_secret(secret, host=settings.db_host)
 

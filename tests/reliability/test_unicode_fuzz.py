@@ -252,9 +252,11 @@ def test_the_tag_query_agrees_with_the_schema(
 ) -> None:
     CALLS["query"] += 1
     status, _ = _invoke(lambda_handler, _query_event("/projects", {"tag": tag}, {}))
+    if any("\ud800" <= c <= "\udfff" for c in tag):
+        assert status == 400  # vetted out: an event holding a lone surrogate is not Unicode
+        return
     assert status in (200, 422)
-    if "\ufffd" not in tag and not any("\ud800" <= c <= "\udfff" for c in tag):
-        # (a surrogate cannot travel in a URL: it arrives as U+FFFD, refused either way)
+    if "\ufffd" not in tag:
         assert (status == 200) == _accepts(_parameter_schema("/projects", "get", "tag"), tag)
 
 
@@ -263,6 +265,9 @@ def test_the_tag_query_agrees_with_the_schema(
 def test_path_segments_never_5xx(lambda_handler: Any, seeded_db: Engine, segment: str) -> None:
     CALLS["path"] += 1
     status, _ = _invoke(lambda_handler, _query_event(f"/projects/{segment}", {}, {}))
+    if any("\ud800" <= c <= "\udfff" for c in segment):
+        assert status == 400  # vetted out: an event holding a lone surrogate is not Unicode
+        return
     assert status in (200, 404, 405, 422)
 
 
