@@ -49,7 +49,7 @@ def test_a_message_sent_while_away_reaches_the_inbox_once(
 ) -> None:
     away: LambdaClient = make_client(database_url=paused[0], **bucket.settings)
     sent = away.post("/contact", MESSAGE)
-    assert sent.status == 202, sent.text
+    assert (sent.status, sent.headers["x-content-source"]) == (202, "outbox"), sent.text
     message_id = sent.json()["id"]
     assert paused[1].resumed_at is not None and paused[1].resumed_at > time.monotonic()
     assert len(bucket.store.list(outbox.PREFIX)) == 1
@@ -175,5 +175,6 @@ def test_the_per_client_limit_holds_while_away_and_after(
     awake: LambdaClient = make_client(**bucket.settings, **limit)
     assert awake.get("/contact", admin=True).json()["total"] == 3
     assert awake.post("/contact", MESSAGE, source_ip="192.0.2.7").status == 429
-    assert awake.post("/contact", MESSAGE, source_ip="192.0.2.8").status == 202
+    accepted = awake.post("/contact", MESSAGE, source_ip="192.0.2.8")
+    assert (accepted.status, accepted.headers["x-content-source"]) == (202, "database")
 

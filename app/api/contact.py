@@ -23,7 +23,7 @@ from app.data import crud, db_limits, idempotency, ratelimit
 from app.errors import is_outage
 from app.fallback import outbox
 from app.fallback.budget import AbandonedError, OverBudgetError, attempt
-from app.fallback.service import Fallback
+from app.fallback.service import SOURCE_HEADER, Fallback
 from app.fallback.store import StoreError
 from app.security import Admin
 from app.settings import Settings
@@ -62,6 +62,7 @@ def _not_found(message_id: str) -> HTTPException:
 )
 async def send_message(
     request: Request,
+    response: Response,
     data: schemas.ContactCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
@@ -126,7 +127,9 @@ async def send_message(
     if fallback is None:
         return work(threading.Event())
     try:
-        return attempt(work, fallback.budget_seconds)
+        receipt = attempt(work, fallback.budget_seconds)
+        response.headers[SOURCE_HEADER] = "database"
+        return receipt
     except OverBudgetError:
         pass
     except SQLAlchemyError as error:
@@ -147,6 +150,7 @@ async def send_message(
             sink.count(counters.CONTACT_RATE_LIMITED)
         raise
     fallback.outbox_pending.set()
+    response.headers[SOURCE_HEADER] = "outbox"
     return receipt
 
 
