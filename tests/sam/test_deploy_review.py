@@ -313,3 +313,72 @@ def test_https_egress_to_anywhere_reaches_only_s3() -> None:
 
 
 TEMPLATE_TEXT = translated.TEMPLATE.read_text()
+
+
+# -- the class behind finding 1: a condition that compares a number as text -----------------------
+
+
+def _equals_operands(node: Any) -> list[list[Any]]:
+    found: list[list[Any]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Fn::Equals":
+                found.append(value)
+            found.extend(_equals_operands(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_equals_operands(value))
+    return found
+
+
+def test_no_condition_compares_a_number_parameter_as_text() -> None:
+    # Fn::Equals compares text: a Number parameter given as 0.0, 00 or -1.0 would not equal the
+    # literal it is compared with, and the condition would silently take the other branch. Every
+    # parameter a condition or rule compares is a String whose allowed spellings are one per value.
+    template = load()
+    parameters = template["Parameters"]
+    compared = {
+        operand["Ref"]
+        for section in ("Conditions", "Rules")
+        for operands in _equals_operands(template.get(section, {}))
+        for operand in operands
+        if isinstance(operand, dict) and operand.get("Ref") in parameters
+    }
+    assert {"DbMinCapacity", "ReservedConcurrency"} <= compared
+    numbers = sorted(name for name in compared if parameters[name]["Type"] == "Number")
+    assert numbers == []
+    for name in compared:
+        spec = parameters[name]
+        assert (
+            "AllowedValues" in spec
+            or "AllowedPattern" in spec
+            or name.startswith("Existing")
+            or name in {"NotificationEmail", "CorsAllowOrigins", "StageName"}
+            or name.startswith(("CustomDomain", "AvailabilityZone", "AdminTokenDigest"))
+        ), name
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("-1", True),
+        ("0", True),
+        ("10", True),
+        ("1000", True),
+        ("-1.0", False),
+        ("00", False),
+        ("1.5", False),
+        ("-2", False),
+        ("", False),
+    ],
+)
+def test_reserved_concurrency_has_one_spelling_per_value(value: str, allowed: bool) -> None:
+    spec = load()["Parameters"]["ReservedConcurrency"]
+    assert spec["Type"] == "String"
+    assert (re.fullmatch(spec["AllowedPattern"], value) is not None) is allowed
+
+
+@pytest.mark.parametrize(("value", "reserved"), [("-1", None), ("0", "0"), ("10", "10")])
+def test_reserved_concurrency_is_sent_unless_minus_one(value: str, reserved: str | None) -> None:
+    api = translate({"ReservedConcurrency": value}).properties("ApiFunction")
+    assert api.get("ReservedConcurrentExecutions") == reserved

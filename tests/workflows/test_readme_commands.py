@@ -45,12 +45,21 @@ EXERCISED: dict[str, str] = {
         "tests/workflows/test_make_local.py::test_make_local_and_invoke"
     ),
     # python:3.11-slim cannot be pulled here: the copy's template names the offline base.
-    "sam build": "tests/sam/test_sam_local_bare.py::test_bare_invoke",
-    "sam local invoke MigrateFunction": ("tests/sam/test_sam_local_bare.py::test_bare_invoke"),
-    "sam local invoke ApiFunction -e events/http-v2/get-projects.json": (
+    "sam build": "tests/sam/test_sam_local_bare.py::test_the_first_step_needs_no_compose_stack",
+    "sam local invoke ApiFunction -e events/alb/get-health.json": (
+        "tests/sam/test_sam_local_bare.py::test_the_first_step_needs_no_compose_stack"
+    ),
+    "sam local invoke ApiFunction -e events/alb/get-projects.json": (
+        "tests/sam/test_sam_local_bare.py::test_the_first_step_needs_no_compose_stack"
+    ),
+    "sam local invoke MigrateFunction --docker-network portfolio-local": (
         "tests/sam/test_sam_local_bare.py::test_bare_invoke"
     ),
-    "sam local start-api": "tests/sam/test_sam_local_bare.py::test_bare_start_api",
+    "sam local invoke ApiFunction -e events/http-v2/get-projects.json --docker-network "
+    "portfolio-local": "tests/sam/test_sam_local_bare.py::test_bare_invoke",
+    "sam local start-api --docker-network portfolio-local": (
+        "tests/sam/test_sam_local_bare.py::test_bare_start_api"
+    ),
     "TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))'); echo \"$TOKEN\"": (
         "tests/workflows/test_readme_commands.py::test_the_token_recipe_prints_a_fresh_token"
     ),
@@ -141,6 +150,8 @@ NOT_RUN_HERE: dict[str, str] = {
     "tests/image/test_reliability_hardening.py": "part of the suite (make test runs it)",
     ".venv/bin/python -m pytest -m slow tests/reliability/test_unicode_fuzz.py": "part of the "
     "suite (its slow tier; make test runs it)",
+    ".venv/bin/python -m pytest -m slow tests/reliability/test_event_mutations.py": "part of "
+    "the suite (its slow tier; make test runs it)",
     "LOAD_INVOCATIONS=500 .venv/bin/python -m pytest -m image -s "
     "tests/image/test_reliability_load.py": "part of the suite at LOAD_INVOCATIONS' default",
 }
