@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
 
 from app import errors
 from app.api import contact, health, projects
@@ -35,9 +36,10 @@ def create_app(
     settings: Settings | None = None,
     *,
     metrics: Counters | None = None,
+    engine: Engine | None = None,
     store: ObjectStore | None = None,
 ) -> FastAPI:
-    """Build the app; the engine is made in the lifespan and disposed when it ends.
+    """Build the app; the engine is made in the lifespan (or given) and disposed when it ends.
 
     `metrics` receives the service's counters; by default they are CloudWatch EMF lines on
     standard output, dimensioned by the Lambda function's name ("local" outside Lambda).
@@ -55,11 +57,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        engine = engine_for(settings)
+        running = engine if engine is not None else engine_for(settings)
         try:
-            yield {"engine": engine}
+            yield {"engine": running}
         finally:
-            engine.dispose()
+            running.dispose()
 
     app = FastAPI(
         title="portfolio-backend",
@@ -79,6 +81,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(contact.router)
+    # Last: a public request is answered before FastAPI prepares any admin route.
+    app.include_router(projects.admin_router)
+    app.include_router(contact.admin_router)
     errors.install(app)
 
     # Added innermost first: the access log sees the final status of everything below it.

@@ -19,7 +19,7 @@ RUNTIME = {
     "psycopg2-binary",
     "awslambdaric",
     "alembic",
-    "pydantic-settings",
+    "python-dotenv",
 }
 
 

@@ -13,13 +13,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import counters, host_scope
-from app.api import idempotent, schemas
+from app.api import schemas
 from app.api.deps import DbConnection
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, pattern
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
 from app.api.schemas import END
-from app.data import crud, db_limits, idempotency, ratelimit
+from app.data import crud, db_limits
 from app.errors import is_outage
 from app.fallback import outbox
 from app.fallback.budget import AbandonedError, OverBudgetError, attempt
@@ -38,6 +38,8 @@ INBOX_MAX_ITEMS = 14
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
+# The admin's inbox: included after every public router (see app/api/projects.py).
+admin_router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE_ERRORS)
 
 _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     429: {
@@ -71,6 +73,9 @@ async def send_message(
     With an object store configured, a database that does not answer within the read budget
     does not hold the visitor up: the message goes to the outbox (app/fallback/outbox.py).
     """
+    # Loaded by the first message, not before a public read is answered.
+    from app.data import idempotency, ratelimit
+
     sink = counters.for_app(request.app)
     if data.website.strip():
         # A bot: answer as usual so it learns nothing, store nothing, count it.
@@ -135,16 +140,25 @@ async def send_message(
     except SQLAlchemyError as error:
         if not is_outage(error):
             raise
+    return _accept_in_outbox(
+        fallback,
+        sink,
+        response,
+        message_id=message_id,
+        message=data.model_dump(exclude={"website"}),
+        client=limited,
+        stored_key=stored_key,
+        body_hash=body_hash,
+        limit=settings.contact_rate_limit if limited else None,
+    )
+
+
+def _accept_in_outbox(
+    fallback: Fallback, sink: counters.Counters, response: Response, **message: Any
+) -> Any:
+    """The path without the database: the message into the outbox, answered 202 at once."""
     try:
-        receipt = outbox.accept(
-            fallback.store,
-            message_id=message_id,
-            message=data.model_dump(exclude={"website"}),
-            client=limited,
-            stored_key=stored_key,
-            body_hash=body_hash,
-            limit=settings.contact_rate_limit if limited else None,
-        )
+        receipt = outbox.accept(fallback.store, **message)
     except HTTPException as refusal:
         if refusal.status_code == 429:
             sink.count(counters.CONTACT_RATE_LIMITED)
@@ -181,6 +195,9 @@ def _store_message(
     client: str | None,
 ) -> Any:
     """The database path: claim the key, count the client, insert; the receipt or a replay."""
+    from app.api import idempotent
+    from app.data import idempotency, ratelimit
+
     guard = idempotency.Guard(conn, stored_key, "POST /contact", body_hash)
     if (replayed := idempotent.claim(guard)) is not None:
         return replayed  # a retry of a message already counted
@@ -223,7 +240,7 @@ async def _drain_outbox(request: Request) -> None:
             )
 
 
-@router.get("", response_model=schemas.Page[schemas.ContactMessage], responses=ADMIN_ERRORS)
+@admin_router.get("", response_model=schemas.Page[schemas.ContactMessage], responses=ADMIN_ERRORS)
 async def list_messages(
     _: Admin,
     __: Annotated[None, Depends(_drain_outbox)],
@@ -238,7 +255,7 @@ async def list_messages(
     return {"items": items, "total": total, "limit": limit, "offset": page.offset}
 
 
-@router.patch(
+@admin_router.patch(
     "/{message_id}",
     response_model=schemas.ContactMessage,
     responses={**ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND},
@@ -253,7 +270,7 @@ async def mark_message(
     return message
 
 
-@router.delete(
+@admin_router.delete(
     "/{message_id}",
     status_code=204,
     response_class=Response,

@@ -1,4 +1,4 @@
-"""Request dependencies shared by the routers: the per-request database connection."""
+"""Request dependencies shared by the routers: the per-request connection, and the reader."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Connection, Engine
 
 from app import host_scope
-from app.data import db_limits
+from app.data import db_limits, reads
 
 
 @contextlib.contextmanager
@@ -44,3 +44,13 @@ async def get_connection(request: Request) -> AsyncIterator[Connection]:
 # scope="function": commit (or roll back) before the response is sent, so a failed commit
 # becomes an error response instead of a success the database never saw.
 DbConnection = Annotated[Connection, Depends(get_connection, scope="function")]
+
+
+async def get_reader(request: Request) -> AsyncIterator[reads.Reader]:
+    """A public read's queries, one round trip each (app/data/reads.py); async as above."""
+    engine: Engine = request.state.engine
+    with db_limits.deadline(host_scope.deadline_of(request.scope)), reads.reader(engine) as reader:
+        yield reader
+
+
+DbReader = Annotated[reads.Reader, Depends(get_reader, scope="function")]

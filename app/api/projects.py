@@ -6,16 +6,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
-from app.api import idempotent, schemas
-from app.api.deps import DbConnection, transaction
+from app.api import schemas
+from app.api.deps import DbConnection, DbReader
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
-from app.data import crud, idempotency
-from app.fallback import publishing, reads
+from app.data import crud
+from app.fallback import publishing
+from app.fallback import reads as fallback_reads
 from app.security import Admin, is_admin_attempt, require_admin
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
+# The admin's writes: included after every public router (app/main.py), so a public request
+# never reaches them and FastAPI, which prepares an included router's routes when a request is
+# first matched against them, does not prepare them before a public request is answered.
+admin_router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": schemas.ErrorBody, "description": "Slug already taken"}
@@ -47,6 +52,7 @@ def _not_found(slug: str) -> HTTPException:
 async def list_projects(
     request: Request,
     response: Response,
+    read: DbReader,
     page: Annotated[PageParams, Depends(page_params)],
     tag: TagQuery = None,
     featured: bool | None = None,
@@ -62,21 +68,20 @@ async def list_projects(
         await require_admin(request)
         response.headers.update(_NO_STORE)
         published = {"draft": False, "all": None}[status]
-        with transaction(request) as conn:
-            items, total = crud.list_projects(
-                conn,
-                limit=limit,
-                offset=page.offset,
-                tag=tag,
-                featured=featured,
-                published=published,
-            )
+        items, total = read(
+            crud.list_projects,
+            limit=limit,
+            offset=page.offset,
+            tag=tag,
+            featured=featured,
+            published=published,
+        )
     else:
-        items, total = reads.serve(
+        items, total = fallback_reads.serve(
             request,
             response,
-            from_db=lambda conn: crud.list_projects(
-                conn, limit=limit, offset=page.offset, tag=tag, featured=featured
+            from_db=lambda public: public(
+                crud.list_projects, limit=limit, offset=page.offset, tag=tag, featured=featured
             ),
             from_snapshot=lambda snap: snap.page(
                 limit=limit, offset=page.offset, tag=tag, featured=featured
@@ -88,18 +93,19 @@ async def list_projects(
 @router.get(
     "/{slug}", response_model=schemas.ProjectPublic, responses={**NOT_FOUND, **_DRAFT_ERRORS}
 )
-async def get_project(request: Request, response: Response, slug: SlugPath) -> dict[str, Any]:
+async def get_project(
+    request: Request, response: Response, slug: SlugPath, read: DbReader
+) -> dict[str, Any]:
     """A published project; with the admin token, a draft too (preview)."""
     if is_admin_attempt(request):
         await require_admin(request)  # a Bearer token that is sent must be right: 401 otherwise
         response.headers.update(_NO_STORE)
-        with transaction(request) as conn:
-            project = crud.get_project(conn, slug=slug, published_only=False)
+        project = read(crud.get_project, slug=slug, published_only=False)
     else:
-        project = reads.serve(
+        project = fallback_reads.serve(
             request,
             response,
-            from_db=lambda conn: crud.get_project(conn, slug=slug, published_only=True),
+            from_db=lambda public: public(crud.get_project, slug=slug, published_only=True),
             from_snapshot=lambda snap: snap.project(slug),
         )
     if project is None:
@@ -107,7 +113,7 @@ async def get_project(request: Request, response: Response, slug: SlugPath) -> d
     return project
 
 
-@router.post(
+@admin_router.post(
     "",
     status_code=201,
     response_model=schemas.ProjectPublic,
@@ -120,6 +126,10 @@ async def create_project(
     conn: DbConnection,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
+    # Admin only: not loaded before a public read is answered.
+    from app.api import idempotent
+    from app.data import idempotency
+
     guard = idempotency.Guard.for_request(
         conn, key=idempotency_key, scope="POST /projects", caller="admin", body=data.model_dump()
     )
@@ -134,7 +144,7 @@ async def create_project(
     return project
 
 
-@router.patch(
+@admin_router.patch(
     "/{slug}",
     response_model=schemas.ProjectPublic,
     responses={**ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND, **_CONFLICT},
@@ -157,7 +167,7 @@ async def update_project(
     return project
 
 
-@router.delete(
+@admin_router.delete(
     "/{slug}", status_code=204, response_class=Response, responses={**ADMIN_ERRORS, **NOT_FOUND}
 )
 async def delete_project(

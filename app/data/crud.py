@@ -7,7 +7,18 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Table, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    String,
+    Table,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Row
 
 if TYPE_CHECKING:
@@ -66,6 +77,30 @@ def _public(row: Row[Any], tags: list[str]) -> dict[str, Any]:
     return data
 
 
+def _tags_column(conn: Connection) -> ColumnElement[Any] | None:
+    """PostgreSQL: a project's tags in order, as an array in the project's own row.
+
+    One statement instead of two: a round trip less per read. SQLite (the laptop database) has
+    no arrays; there the tags are read by a second query (None).
+    """
+    if conn.dialect.name != "postgresql":
+        return None
+    ordered = (
+        select(project_tags.c.tag)
+        .where(project_tags.c.project_id == projects.c.id)
+        .order_by(project_tags.c.position)
+        .scalar_subquery()
+    )
+    return func.array(ordered, type_=ARRAY(String)).label("tags")
+
+
+def _with_tags(conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    if rows and "tags" in rows[0]._fields:
+        return [_public(r, list(r.tags)) for r in rows]
+    tags = _tags_by_project(conn, [r.id for r in rows])
+    return [_public(r, tags[r.id]) for r in rows]
+
+
 def list_projects(
     conn: Connection,
     *,
@@ -77,7 +112,10 @@ def list_projects(
 ) -> tuple[list[dict[str, Any]], int]:
     """Project summaries (no body) in list order, and how many match in all.
 
-    `published`: True for the public list, False for drafts only, None for both.
+    `published`: True for the public list, False for drafts only, None for both. The count
+    comes with the page (a window count over the filtered rows, computed before LIMIT), so a
+    page is one statement; only a page past the end, which has no row to carry it, counts
+    again.
     """
     where: list[ColumnElement[bool]] = []
     if published is not None:
@@ -88,12 +126,21 @@ def list_projects(
         where.append(
             exists().where(project_tags.c.project_id == projects.c.id, project_tags.c.tag == tag)
         )
-    total = conn.execute(select(func.count()).select_from(projects).where(*where)).scalar_one()
+    tags = _tags_column(conn)
+    columns = [*_SUMMARY_COLUMNS, *([tags] if tags is not None else [])]
+    total_column = func.count().over().label("total")
     rows = conn.execute(
-        select(*_SUMMARY_COLUMNS).where(*where).order_by(*_LIST_ORDER).limit(limit).offset(offset)
+        select(*columns, total_column)
+        .where(*where)
+        .order_by(*_LIST_ORDER)
+        .limit(limit)
+        .offset(offset)
     ).all()
-    tags = _tags_by_project(conn, [r.id for r in rows])
-    return [_public(r, tags[r.id]) for r in rows], total
+    if rows:
+        total = int(rows[0].total)
+    else:
+        total = conn.execute(select(func.count()).select_from(projects).where(*where)).scalar_one()
+    return _with_tags(conn, rows), total
 
 
 def published_projects(conn: Connection) -> list[dict[str, Any]]:
@@ -106,13 +153,15 @@ def published_projects(conn: Connection) -> list[dict[str, Any]]:
 
 
 def get_project(conn: Connection, *, slug: str, published_only: bool) -> dict[str, Any] | None:
-    query = select(projects).where(projects.c.slug == slug)
+    """One project, body and tags included, in one statement on PostgreSQL."""
+    tags = _tags_column(conn)
+    query = select(projects, *([tags] if tags is not None else [])).where(projects.c.slug == slug)
     if published_only:
         query = query.where(projects.c.published.is_(True))
     row = conn.execute(query).first()
     if row is None:
         return None
-    return _public(row, _tags_by_project(conn, [row.id])[row.id])
+    return _with_tags(conn, [row])[0]
 
 
 def _set_tags(conn: Connection, project_id: int, tags: list[str]) -> None:

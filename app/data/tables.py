@@ -118,7 +118,7 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime, nullable=False, index=True),
 )
 
-# The revision of public content (migration 0004): one row, bumped in the transaction of every
+# The revision of public content (migration 0005): one row, bumped in the transaction of every
 # admin write that changes what the public sees, so revision order is commit order (the row
 # lock serialises them). `snapshot_revision` is what the object store's snapshot is known to
 # hold (app/fallback/snapshot.py).

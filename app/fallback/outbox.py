@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from app import counters
-from app.data import crud, idempotency, ratelimit
+from app.data import crud
 from app.data.tables import contact_messages, idempotency_keys
 from app.fallback.store import ObjectStore, PreconditionFailedError
 from app.settings import Settings
@@ -113,7 +113,7 @@ def _replay(store: ObjectStore, key: str, body_hash: str) -> JSONResponse | None
     document = json.loads(found.body)
     if (document.get("idempotency") or {}).get("request_hash") != body_hash:
         raise HTTPException(
-            422, f"{idempotency.HEADER} was already used with a different request body"
+            422, "Idempotency-Key was already used with a different request body"
         )
     return JSONResponse({"id": document["id"], "status": "received"}, status_code=202)
 
@@ -208,7 +208,10 @@ def _store(conn: Connection, document: dict[str, Any], settings: Settings) -> bo
         return False
     if not document["client"]:
         return True
-    # Counted in the client's window, so the limit holds across the outage.
+    # Counted in the client's window, so the limit holds across the outage. Imported here:
+    # nothing before a message needs it (a cold start's public read does not).
+    from app.data import ratelimit
+
     ratelimit.hit(
         conn,
         client=document["client"],

@@ -15,10 +15,11 @@ from typing import TypeVar
 
 from fastapi import HTTPException, Request, Response
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from app import host_scope
 from app.data import db_limits, publication
+from app.data import reads as data_reads
 from app.errors import is_outage
 from app.fallback import outbox, snapshot
 from app.fallback.budget import OverBudgetError, attempt
@@ -33,18 +34,19 @@ def serve(
     request: Request,
     response: Response,
     *,
-    from_db: Callable[[Connection], T],
+    from_db: Callable[[data_reads.Reader], T],
     from_snapshot: Callable[[snapshot.Snapshot], T],
 ) -> T:
-    """`from_db` on the database within the budget, else `from_snapshot` on the snapshot."""
+    """`from_db` (given the request's reader: app/data/reads.py) on the database within the
+    budget, else `from_snapshot` on the snapshot."""
     engine: Engine = request.state.engine
     fallback = Fallback.for_app(request.app)
     deadline = host_scope.deadline_of(request.scope)
 
     def work(_abandoned: threading.Event) -> tuple[T, bool]:
-        with db_limits.deadline(deadline), engine.begin() as conn:
-            result = from_db(conn)
-            revision, held = publication.state(conn) if fallback else (0, 0)
+        with db_limits.deadline(deadline), data_reads.reader(engine) as read:
+            result = from_db(read)
+            revision, held = read(publication.state) if fallback else (0, 0)
         if fallback is not None:
             outbox.drain_if_pending(engine, fallback, request.app)
         return result, revision > held

@@ -23,6 +23,7 @@ from typing import Any
 
 from mangum import Mangum
 from mangum.protocols import LifespanCycle
+from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import host_scope
@@ -85,12 +86,15 @@ class LambdaScope:
 class LambdaAdapter:
     """One per execution environment: `handle` serves events, `migrate` runs migrations."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+        """`engine`: one made (and maybe already connecting) before the app was imported."""
         self.settings = settings
         # One event at a time per execution environment: one pooled connection is enough.
         # The object store behind the fallback (docs/paused-database.md), when one is set.
         self.app = create_app(
-            settings.model_copy(update={"db_pool_size": 1}), store=store_from_settings(settings)
+            settings.model_copy(update={"db_pool_size": 1}),
+            engine=engine,
+            store=store_from_settings(settings),
         )
         self._mangum = Mangum(self.app, lifespan="off")  # also sets up the event loop
         self._lifespan = LifespanCycle(self.app, "on")

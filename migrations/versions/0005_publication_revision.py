@@ -6,8 +6,8 @@ store is known to hold. revision > snapshot_revision means the snapshot is behin
 committed but its snapshot was not written): the next read or write repairs it. The row
 starts at 1 / 0 so that the first deploy (the migration custom resource) writes a snapshot.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-05
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
