@@ -125,7 +125,16 @@ class LambdaAdapter:
                 reason,
                 extra={"lambda_request_id": getattr(context, "aws_request_id", None)},
             )
-            return lambda_events.rejection(status, reason)
+            answer = lambda_events.rejection(status, reason)
+            # Behind an ALB or a function URL nothing else adds CORS headers: without them a
+            # site's script sees a network error instead of this answer.
+            from app import cors  # a rare path: not imported at INIT
+
+            origin = _origin(event)
+            answer["headers"].update(
+                cors.simple_response_headers(origin, self.settings.cors_origins)
+            )
+            return answer
         with self._busy:
             return self._mangum(event, context)
 
@@ -222,3 +231,18 @@ def _wait_for_sigterm(adapter: LambdaAdapter) -> None:
     logging.getLogger("handler").info("SIGTERM: engine disposed, exiting")
     logging.shutdown()
     os._exit(0)
+
+
+def _origin(event: Any) -> str | None:
+    """The request's Origin header, if the event holds one as text (it may be malformed)."""
+    if not isinstance(event, dict):
+        return None
+    for key in ("headers", "multiValueHeaders"):
+        headers = event.get(key)
+        if not isinstance(headers, dict):
+            continue
+        for name, value in headers.items():
+            if isinstance(name, str) and name.lower() == "origin":
+                last = value[-1] if isinstance(value, list) and value else value
+                return last if isinstance(last, str) else None
+    return None

@@ -414,6 +414,13 @@ VARIANTS: list[dict[str, str]] = [
     {"EnableRdsProxy": "true"},
     {"NotificationEmail": "owner@example.com"},
     {
+        "CustomDomainName": "api.example.com",
+        "CustomDomainCertificateArn": (
+            "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+        ),
+        "CustomDomainHostedZoneId": "Z0123456789ABCDEFGHIJ",
+    },
+    {
         "DatabaseMode": "existing",
         "ExistingDatabaseSecretArn": EXISTING_SECRET,
         "ExistingSubnetIds": "subnet-1,subnet-2",
