@@ -319,6 +319,19 @@ NEEDS: dict[str, list[str]] = {
         "lambda:ListVersionsByFunction",
         "lambda:DeleteFunction",
     ],
+    "AWS::S3::Bucket": [
+        "s3:CreateBucket",
+        "s3:PutEncryptionConfiguration",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutBucketOwnershipControls",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutBucketTagging",
+    ],
+    "AWS::S3::BucketPolicy": [
+        "s3:PutBucketPolicy",
+        "s3:GetBucketPolicy",
+        "s3:DeleteBucketPolicy",
+    ],
     "AWS::Logs::LogGroup": [
         "logs:TagLogGroup",
         "logs:CreateLogGroup",
