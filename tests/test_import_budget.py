@@ -21,6 +21,7 @@ NEVER_AT_START = [
     "app.data.migrate",
     "app.aws.aws_secrets",
     "app.aws.custom_resource",
+    "app.hosts.http_host",
     "email_validator",
     "uvicorn",
     "starlette.testclient",
