@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
     aws_session_token: str | None = None
+    # ECS (and App Runner) serve the task role's credentials here instead of AWS_* variables
+    # (app/aws/container_credentials.py).
+    aws_container_credentials_relative_uri: str | None = None
+    aws_container_credentials_full_uri: str | None = None
     # The AWS SDKs' standard override of the Secrets Manager endpoint (tests, LocalStack).
     aws_endpoint_url_secrets_manager: str | None = None
     # Set by Lambda: the runtime API (present only inside a Lambda runtime) and the

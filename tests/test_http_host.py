@@ -37,6 +37,7 @@ class ServerProcess:
                 env={**base, "PORT": str(self.port), **env},
                 stdout=out,
                 stderr=err,
+                start_new_session=True,  # its workers are stopped with it (see stop)
             )
         scenarios.wait_until_serving(self.port, alive=lambda: self.process.poll() is None)
 
@@ -50,9 +51,19 @@ class ServerProcess:
         return self.err.read_text() + self.out.read_text()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        """SIGTERM, then SIGKILL, to the whole process group: no orphaned worker survives."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(30)
+                os.killpg(self.process.pid, 0)  # workers may outlive the supervisor
+            except ProcessLookupError:
+                return
+            except subprocess.TimeoutExpired:
+                continue
 
 
 @pytest.fixture

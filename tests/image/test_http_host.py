@@ -8,6 +8,7 @@ tests/test_http_host.py runs on a server process (tests/http_scenarios.py).
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -18,7 +19,15 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests import http_scenarios as scenarios
-from tests.image.support import LOCKED_DOWN, BuiltImage, engine, engine_name, free_port
+from tests.conftest import ROOT, load_event
+from tests.image.support import (
+    INVOKE_PATH,
+    LOCKED_DOWN,
+    BuiltImage,
+    engine,
+    engine_name,
+    free_port,
+)
 
 pytestmark = pytest.mark.image
 
@@ -144,5 +153,46 @@ def test_docker_run_publish_8000_serves_without_any_setting(image: BuiltImage) -
                 if time.monotonic() > deadline:
                     raise AssertionError(engine("logs", name, check=False).stderr) from None
                 time.sleep(0.2)
+    finally:
+        engine("rm", "-f", name, check=False)
+
+
+def test_the_same_entry_point_runs_the_lambda_runtime_client_under_the_emulator(
+    image: BuiltImage,
+) -> None:
+    # The emulator sets AWS_LAMBDA_RUNTIME_API for the command it starts, as Lambda does for
+    # the image's ENTRYPOINT + CMD: the entry must hand over to awslambdaric, not serve HTTP.
+    config = image.inspect()["Config"]
+    name = f"portfolio-entry-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    rie = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "engine.sh"), "rie-path", image.arch],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    engine(
+        "run", "--detach", "--name", name, *LOCKED_DOWN, *_ulimits(), "--network", "host",
+        "-e", "DATABASE_URL=sqlite:////tmp/portfolio.db",
+        "-v", f"{rie}:/rie:ro", "--entrypoint", "/rie", image.tag,
+        "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
+        "--runtime-api-address", f"127.0.0.1:{port + 10000}",
+        *config["Entrypoint"], *config["Cmd"],
+    )  # fmt: skip
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{INVOKE_PATH}",
+            data=json.dumps(load_event("http-v2/get-health.json")).encode(),
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    answer = json.loads(response.read())
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert answer["statusCode"] == 200
+        assert json.loads(answer["body"]) == {"status": "ok"}
     finally:
         engine("rm", "-f", name, check=False)
