@@ -67,18 +67,14 @@ def create_app(settings: Settings | None = None, *, metrics: Counters | None = N
 
     # Added innermost first: the access log sees the final status of everything below it.
     app.add_middleware(InternalErrors)
-    if settings.cors_origins:
-        from starlette.middleware.cors import CORSMiddleware
-
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-            max_age=600,
-        )
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        # Outside the body limit: its 413s and 400s must carry CORS headers too, or a site's
+        # script sees a network error instead of the answer.
+        from app import cors
+
+        cors.install(app, settings.cors_origins)
     app.add_middleware(ResponseHeaders)
     app.add_middleware(AccessLog)
     return app

@@ -17,6 +17,20 @@ def token_matches(token: str, expected_sha256_hex: str) -> bool:
     return hmac.compare_digest(digest, expected_sha256_hex)
 
 
+def _bearer(request: Request) -> tuple[bool, str]:
+    """Whether the request speaks the Bearer scheme (RFC 6750; names are case-insensitive,
+    RFC 9110 11.1), and its token."""
+    scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+    return scheme.lower() == "bearer", token.strip()
+
+
+def is_admin_attempt(request: Request) -> bool:
+    """Only a Bearer credential asks for the admin's view. Any other scheme (HTTP Basic in
+    front of a staging site, a proxy's own credentials) is not addressed to this API, and a
+    public route answers it as it answers anyone."""
+    return _bearer(request)[0]
+
+
 async def require_admin(request: Request) -> None:
     """Dependency of every admin route: 503 when no token is configured (never open), else 401.
 
@@ -25,10 +39,10 @@ async def require_admin(request: Request) -> None:
     expected: str | None = request.app.state.settings.admin_token_sha256
     if expected is None:
         raise HTTPException(503, "admin access is not configured")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    bearer, token = _bearer(request)
+    if not bearer or not token:
         raise HTTPException(401, "missing bearer token", headers=_CHALLENGE)
-    if not token_matches(token.strip(), expected):
+    if not token_matches(token, expected):
         raise HTTPException(401, "invalid bearer token", headers=_CHALLENGE)
 
 

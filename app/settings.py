@@ -17,6 +17,9 @@ DYNAMIC_REFERENCE_PREFIX = "{{resolve:"
 # The RDS CA bundle shipped with the code: certs/ in the repository, /var/task/certs in the image.
 DEFAULT_SSLROOTCERT = str(Path(__file__).resolve().parent.parent / "certs" / "rds-ca-bundle.pem")
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# libpq 16+'s name for the operating system's trust store (DB_SSLROOTCERT or the URL's own).
+SYSTEM_TRUST_STORE = "system"
 
 
 class Settings(BaseSettings):
@@ -48,9 +51,12 @@ class Settings(BaseSettings):
     db_port: Annotated[int, Field(ge=1, le=65535)] = 5432
     db_name: str | None = None
     db_user: str | None = None
-    # libpq sslmode. Unset: verify-full for the AWS paths (secret, IAM), libpq's own default
-    # (or the URL's ?sslmode=) for DATABASE_URL, which is how local databases are reached.
+    # libpq sslmode. Unset: the URL's own ?sslmode=, verify-full for the AWS paths (secret,
+    # IAM) and with sslrootcert=system, else libpq's own default (how local databases are
+    # reached). Explicit configuration wins over these defaults (see db_tls_settings below).
     db_sslmode: SslMode | None = None
+    # A CA file, or `system` (the OS trust store: a public CA such as Neon's or Supabase's).
+    # Unset: the URL's own ?sslrootcert=, else the RDS bundle shipped with the code.
     db_sslrootcert: str = DEFAULT_SSLROOTCERT
     # Pooled connections under a multi-request server (uvicorn: `make run`, compose). A Lambda
     # environment serves one event at a time and always uses one (app/hosts/lambda_host.py).
@@ -165,13 +171,60 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def _url_tls(self) -> tuple[str | None, str | None]:
+        """(sslmode, sslrootcert) the DATABASE_URL itself carries, when it is the target."""
+        if self.db_iam_auth or self.database_secret_arn:
+            return None, None
+        from sqlalchemy.engine import make_url
+
+        query = make_url(self.database_url).query
+        mode, root = query.get("sslmode"), query.get("sslrootcert")
+        if isinstance(mode, tuple) or isinstance(root, tuple):
+            raise ValueError("DATABASE_URL gives sslmode or sslrootcert more than once")
+        return mode, root
+
+    @property
+    def sslrootcert(self) -> str:
+        """The CA to verify against: DB_SSLROOTCERT, the URL's own, or the RDS bundle."""
+        url_root = self._url_tls[1]
+        if url_root is not None and "db_sslrootcert" not in self.model_fields_set:
+            return url_root
+        return self.db_sslrootcert
+
+    @property
     def effective_sslmode(self) -> SslMode | None:
-        """The sslmode to connect with; None leaves it to libpq and the URL."""
+        """The sslmode to connect with; None leaves it to libpq (its default, `prefer`)."""
         if self.db_sslmode is not None:
             return self.db_sslmode
+        url_mode = self._url_tls[0]
+        if url_mode is not None:
+            return url_mode  # type: ignore[return-value]  # checked by _tls_explicit_wins
         if self.db_iam_auth or self.database_secret_arn:
             return "verify-full"
+        if self.sslrootcert == SYSTEM_TRUST_STORE:
+            return "verify-full"  # libpq 16+'s own default with sslrootcert=system
         return None
+
+    @model_validator(mode="after")
+    def _tls_explicit_wins(self) -> Settings:
+        # The URL's own TLS parameters and the DB_* settings are both explicit: where they
+        # disagree, nothing says which one the operator meant, so neither silently wins.
+        url_mode, url_root = self._url_tls
+        if url_mode is not None and url_mode not in _SSLMODES:
+            raise ValueError(f"DATABASE_URL: unknown sslmode={url_mode}")
+        if url_mode is not None and self.db_sslmode not in (None, url_mode):
+            raise ValueError(
+                f"DATABASE_URL says sslmode={url_mode} and DB_SSLMODE={self.db_sslmode}: set one"
+            )
+        explicit_root = "db_sslrootcert" in self.model_fields_set
+        if url_root is not None and explicit_root and url_root != self.db_sslrootcert:
+            raise ValueError("DATABASE_URL's sslrootcert and DB_SSLROOTCERT differ: set one")
+        mode = self.effective_sslmode
+        if self.sslrootcert == SYSTEM_TRUST_STORE and mode != "verify-full":
+            # libpq refuses it too: a public CA signs certificates for anyone's host names,
+            # so only checking the name as well (verify-full) means anything.
+            raise ValueError(f"sslrootcert=system needs sslmode=verify-full, not {mode}")
+        return self
 
     @model_validator(mode="after")
     def _unresolved_references(self) -> Settings:

@@ -5,8 +5,9 @@
 # Usage: scripts/setup.sh run|fast|test
 #   run   python3 with venv/ensurepip (the runtime virtualenv of `make run`)
 #   fast  that, make, git, curl, PostgreSQL server binaries (the suite starts its own cluster),
-#         PgBouncer and openssl (the pooler and TLS tests): all `make test-fast` needs
-#   test  that, then podman/buildah/qemu and podman's Docker-compatible API
+#         PgBouncer and openssl (the pooler and TLS tests), Node.js (the schema's patterns as
+#         JavaScript regexes): all `make test-fast` needs
+#   test  that, Chromium (the browser CORS test), then podman/buildah/qemu and podman's Docker-compatible API
 #         (scripts/setup-containers.sh) unless a Docker daemon answers
 # Packages install as root, or through sudo; without either it names what is missing and fails.
 set -euo pipefail
@@ -44,6 +45,13 @@ if [[ $profile != run ]]; then
         missing+=(postgresql)
     command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    # ECMA-262 regexes for tests/test_schema_portability.py (the schema's patterns in JavaScript).
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+fi
+if [[ $profile == test ]]; then
+    # A real browser for tests/test_browser_cors.py (marked slow). Debian's package; on Ubuntu
+    # `chromium` is a snap wrapper, which also answers `chromium --headless`.
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
 if ((${#missing[@]})); then
     log "installing ${missing[*]}"
@@ -56,6 +64,15 @@ fi
 if [[ $profile == test ]]; then
     if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
         log "a Docker daemon answers: no podman set-up needed"
+        # The arm64 image tests build under emulation (setup-containers.sh does this for podman).
+        # Debian's and Ubuntu's qemu-user-static register qemu-aarch64 with the fix-binary flag,
+        # which builds inside Docker need (GitHub's Ubuntu runners have Docker but no qemu).
+        if [[ $(uname -m) != aarch64 && ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]]; then
+            log "installing qemu-user-static binfmt-support (arm64 builds under emulation)"
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                qemu-user-static binfmt-support
+        fi
     else
         as_root bash "$HERE/setup-containers.sh"
     fi

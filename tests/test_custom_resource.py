@@ -7,8 +7,10 @@ the event: the test reads back exactly what the function PUT there.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -69,10 +71,76 @@ def test_an_update_keeps_the_physical_id_and_a_failure_carries_its_reason(
 
 def test_transient_errors_are_retried(response_url: str) -> None:
     ResponseBucket.fail_first = 2
+    pauses: list[float] = []
     custom_resource.respond(
-        _event(response_url, "Delete", PhysicalResourceId="x"), CONTEXT, "SUCCESS", attempts=3
+        _event(response_url, "Delete", PhysicalResourceId="x"),
+        CONTEXT,
+        "SUCCESS",
+        attempts=3,
+        sleep=pauses.append,  # the backoff is recorded, not slept
     )
     assert [r["body"]["Status"] for r in ResponseBucket.received] == ["SUCCESS"]
+    assert pauses == [1.0, 2.0]
+
+
+def test_every_reply_is_budgeted_like_the_late_failed(response_url: str) -> None:
+    # Two attempts of at most 5 s with a 1 s pause (11 s, inside the 15 s kept back), for
+    # SUCCESS too: it used to be three attempts of 10 s and 3 s of pauses (33 s).
+    ResponseBucket.fail_first = 5
+    pauses: list[float] = []
+    with pytest.raises(OSError):
+        custom_resource.respond(_event(response_url), CONTEXT, "SUCCESS", sleep=pauses.append)
+    assert (custom_resource.REPLY_ATTEMPTS, custom_resource.REPLY_TIMEOUT_S) == (2, 5.0)
+    assert 5 - ResponseBucket.fail_first == 2  # attempts made
+    assert pauses == [1.0]
+
+
+def test_no_attempt_runs_past_the_invocations_end(response_url: str) -> None:
+    # 1.2 s left: one attempt (refused at once), then no time for the pause and another.
+    ResponseBucket.fail_first = 5
+    pauses: list[float] = []
+    context = SimpleNamespace(log_stream_name="s", get_remaining_time_in_millis=lambda: 1_200)
+    with pytest.raises(OSError):
+        custom_resource.respond(_event(response_url), context, "SUCCESS", sleep=pauses.append)
+    assert 5 - ResponseBucket.fail_first == 1
+    assert pauses == []
+    # Under half a second left: no attempt at all, since it could only time out.
+    context.get_remaining_time_in_millis = lambda: 400
+    with pytest.raises(TimeoutError, match="no time left"):
+        custom_resource.respond(_event(response_url), context, "SUCCESS", sleep=pauses.append)
+    assert 5 - ResponseBucket.fail_first == 1
+
+
+def test_work_finishing_after_a_late_failed_may_not_commit(response_url: str) -> None:
+    # 2 s left: 1 s of work budget. The work is still running when FAILED goes out; asked
+    # then whether it may commit, it must hear no, and nothing more is sent.
+    context = SimpleNamespace(log_stream_name="s", get_remaining_time_in_millis=lambda: 2_000)
+    claims: list[bool] = []
+
+    def work(deadline: float, claim: Any) -> str:
+        stop = time.monotonic() + 30
+        while not ResponseBucket.received and time.monotonic() < stop:
+            time.sleep(0.02)
+        claims.append(claim())
+        return "committed?"
+
+    custom_resource.serve(_event(response_url, "Update"), context, work, lambda r: {})
+    assert claims == [False]
+    assert [r["body"]["Status"] for r in ResponseBucket.received] == ["FAILED"]
+
+
+def test_work_that_claims_in_time_is_answered_by_its_outcome(response_url: str) -> None:
+    context = SimpleNamespace(log_stream_name="s", get_remaining_time_in_millis=lambda: 60_000)
+
+    def fails_at_commit(deadline: float, claim: Any) -> str:
+        assert claim() and claim()  # claiming twice is still the work's own answer
+        raise RuntimeError("COMMIT failed")
+
+    result = custom_resource.serve(
+        _event(response_url, "Update"), context, fails_at_commit, lambda r: {}
+    )
+    assert result == {"error": "RuntimeError: COMMIT failed"}
+    assert [r["body"]["Status"] for r in ResponseBucket.received] == ["FAILED"]
 
 
 def test_an_unreachable_url_raises_after_the_attempts() -> None:

@@ -150,3 +150,94 @@ def test_other_connect_errors_keep_the_cached_secret(
     for _ in range(3):
         assert client.get("/health/ready").status == 503  # connection refused: an outage
     assert len(FakeSecretsManager.seen) == 1
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _hook(secret_settings: dict[str, Any], clock: _Clock) -> tuple[Any, Any]:
+    from sqlalchemy import create_engine
+
+    from app.aws.db_login import SecretCredentials
+    from app.settings import Settings
+
+    dialect = create_engine("postgresql+psycopg2://").dialect
+    return SecretCredentials(Settings(**secret_settings), clock=clock), dialect
+
+
+def test_a_failed_fetch_is_not_retried_on_every_request(secret_settings: dict[str, Any]) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    FakeSecretsManager.secrets = {}  # ResourceNotFoundException: a failed fetch
+    clock = _Clock()
+    hook, dialect = _hook(secret_settings, clock)
+    for _ in range(5):
+        with pytest.raises(OperationalError):
+            hook(dialect, None, [], {"connect_timeout": 2})
+    assert len(FakeSecretsManager.seen) == 1  # it used to be fetched (and waited for) 5 times
+    clock.now += 1.0  # the first backoff has passed: one more try, then 2 s of rest
+    for _ in range(3):
+        with pytest.raises(OperationalError, match="reading the database secret"):
+            hook(dialect, None, [], {"connect_timeout": 2})
+    assert len(FakeSecretsManager.seen) == 2
+    clock.now += 1.9
+    with pytest.raises(OperationalError):
+        hook(dialect, None, [], {"connect_timeout": 2})
+    assert len(FakeSecretsManager.seen) == 2
+    clock.now += 0.1
+    with pytest.raises(OperationalError):
+        hook(dialect, None, [], {"connect_timeout": 2})
+    assert len(FakeSecretsManager.seen) == 3
+
+
+class _SlowSecretsManager(FakeSecretsManager):
+    """Answers, correctly, only after `delay` seconds; logs when it did."""
+
+    delay = 4.0
+    log: list[str] = []
+
+    def do_POST(self) -> None:
+        threading.Event().wait(self.delay)
+        self.log.append("replied")
+        super().do_POST()
+
+
+def test_the_fetch_waits_no_longer_than_the_connect_timeout(
+    secret_settings: dict[str, Any],
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowSecretsManager)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _SlowSecretsManager.log = []
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    hook, dialect = _hook(
+        {**secret_settings, "aws_endpoint_url_secrets_manager": endpoint}, _Clock()
+    )
+    try:
+        # DB_CONNECT_TIMEOUT of 1 s; Secrets Manager answers after 4 s. The fetch used to
+        # wait a fixed 5 s, and so connected.
+        with pytest.raises(OperationalError, match="reading the database secret"):
+            hook(dialect, None, [], {"connect_timeout": 1})
+        _SlowSecretsManager.log.append("gave up")
+        threading.Event().wait(_SlowSecretsManager.delay + 0.5)
+        assert _SlowSecretsManager.log == ["gave up", "replied"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_fetch_waits_no_longer_than_the_deadline(secret_settings: dict[str, Any]) -> None:
+    import time
+
+    from app.data import db_limits
+
+    hook, _dialect = _hook(secret_settings, _Clock())
+    with db_limits.deadline(time.monotonic() + 0.5):
+        assert hook._timeout({"connect_timeout": 10}) <= 0.5
+    assert hook._timeout({"connect_timeout": 10}) == 10

@@ -187,3 +187,95 @@ def test_iam_auth_logs_in_with_a_fresh_token_per_connection_over_verified_tls(
     assert client.get("/health/ready").status == 503
     _set_password(tls_server, _token_at(tls_server, later))
     assert client.get("/health/ready").status == 200
+
+
+# -- explicit configuration wins over the RDS bundle ------------------------------------------
+# A database outside RDS (Neon, Supabase, a self-hosted server with a public CA) is reached
+# with the URL's own sslrootcert, or with `system`: the operating system's trust store. The
+# test's CA stands in for a public one; OpenSSL's SSL_CERT_FILE (read by the OS's OpenSSL,
+# which Python's ssl module links) stands in for the OS store holding it.
+
+
+def test_the_urls_own_ca_file_is_used_not_the_rds_bundle(
+    make_client: Any, tls_server: TlsServer
+) -> None:
+    url = f"{tls_server.url()}?sslmode=verify-full&sslrootcert={tls_server.ca_file}"
+    client = make_client(database_url=url)
+    assert client.get("/health/ready").status == 200
+    assert _ssl_of_own_backend(client.adapter.state["engine"]) == (True, "postgres")
+
+
+@pytest.mark.parametrize("where", ["url", "setting"])
+def test_sslrootcert_system_verifies_against_the_os_trust_store(
+    make_client: Any,
+    tls_server: TlsServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    where: str,
+) -> None:
+    def client_for(store: Path) -> Any:
+        monkeypatch.setenv("SSL_CERT_FILE", str(store))
+        if where == "url":
+            return make_client(database_url=f"{tls_server.url()}?sslrootcert=system")
+        # No sslmode anywhere: with `system`, libpq 16+ defaults to verify-full, and so do we.
+        return make_client(database_url=tls_server.url(), db_sslrootcert="system")
+
+    trusted = client_for(tls_server.ca_file)
+    assert trusted.get("/health/ready").status == 200
+    assert _ssl_of_own_backend(trusted.adapter.state["engine"]) == (True, "postgres")
+    untrusted = client_for(tls_server.other_ca_file)
+    assert untrusted.get("/health/ready").json() == UNAVAILABLE[1]
+    assert [r.getMessage() for r in caplog.records if r.name == "app.db"] == [
+        "database TLS refused: the server's certificate is signed by no CA in DB_SSLROOTCERT "
+        "(sslmode=verify-full)"
+    ]
+
+
+URL = "postgresql://u@db.example/app"
+
+
+@pytest.mark.parametrize(
+    ("given", "error"),
+    [
+        (
+            {"database_url": f"{URL}?sslmode=require", "db_sslmode": "verify-full"},
+            "DATABASE_URL says sslmode=require and DB_SSLMODE=verify-full: set one",
+        ),
+        (
+            {"database_url": f"{URL}?sslrootcert=/a.pem", "db_sslrootcert": "/b.pem"},
+            "DATABASE_URL's sslrootcert and DB_SSLROOTCERT differ: set one",
+        ),
+        (
+            {"database_url": f"{URL}?sslrootcert=system&sslmode=require"},
+            "sslrootcert=system needs sslmode=verify-full, not require",
+        ),
+        ({"db_sslrootcert": "system", "db_sslmode": "verify-ca"}, "not verify-ca"),
+        ({"database_url": f"{URL}?sslmode=verify_full"}, "unknown sslmode=verify_full"),
+    ],
+)
+def test_contradicting_tls_settings_stop_start_up(given: dict[str, str], error: str) -> None:
+    from pydantic import ValidationError
+
+    from app.settings import Settings
+
+    with pytest.raises(ValidationError, match=error):
+        Settings(**{"database_url": URL, **given})
+
+
+def test_system_is_the_os_trust_store_not_the_bundled_libpqs_build_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ssl
+
+    from app.data import db_tls
+    from app.settings import Settings
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    args = db_tls.connect_args(Settings(database_url=URL, db_sslrootcert="system"))
+    os_store = ssl.get_default_verify_paths().cafile
+    assert os_store is not None and Path(os_store).is_file()
+    assert args == {"sslmode": "verify-full", "sslrootcert": os_store}
+    # The URL's own values reach libpq as given when they are files (no RDS bundle).
+    args = db_tls.connect_args(Settings(database_url=f"{URL}?sslmode=verify-ca&sslrootcert=/c"))
+    assert args == {"sslmode": "verify-ca", "sslrootcert": "/c"}

@@ -162,3 +162,37 @@ def test_patching_keeps_an_image_and_its_alt_together(client: LambdaClient) -> N
     assert client.patch("/projects/draft", {"cover_image_alt": None}, admin=True).status == 422
     removed = client.patch("/projects/draft", {"cover_image_url": None}, admin=True)
     assert (removed.status, removed.json()["cover_image_url"]) == (200, None)
+
+
+# -- only Bearer is an admin attempt ----------------------------------------------------------
+
+# Credentials a site sends that are not this API's: HTTP Basic in front of a staging site,
+# a Digest reply, a bare token, an unknown scheme. None of them asks for the admin's view.
+NOT_BEARER = ["Basic c3RhZ2luZzpzZWNyZXQ=", 'Digest username="x"', "s3cret", "Token abc"]
+
+
+@pytest.mark.parametrize("authorization", NOT_BEARER)
+def test_other_authorization_schemes_are_ignored_on_public_reads(
+    client: LambdaClient, authorization: str
+) -> None:
+    _create(client, **LIVE)
+    _create(client, **DRAFT)
+    headers = {"authorization": authorization}
+    live = client.get("/projects/live", headers=headers)
+    assert live.status == 200, live.text
+    assert live.json()["slug"] == "live"
+    # Not the admin: a draft stays hidden, as for anyone else.
+    assert client.get("/projects/draft", headers=headers).status == 404
+    assert client.get("/projects", headers=headers).status == 200
+
+
+@pytest.mark.parametrize("authorization", NOT_BEARER[:2])
+def test_other_schemes_are_ignored_when_no_admin_digest_is_configured(
+    make_client: Any, clean_db: Any, authorization: str
+) -> None:
+    client = make_client(admin_token_sha256=None)
+    response = client.get("/projects/missing", headers={"authorization": authorization})
+    assert (response.status, response.json()) == (404, {"detail": "project 'missing' not found"})
+    # A Bearer token is an admin attempt: without a digest, admin access is off (503).
+    bearer = client.get("/projects/missing", headers={"authorization": "Bearer x"})
+    assert bearer.status == 503

@@ -46,13 +46,14 @@ def _wait_for_answers(count: int, limit_s: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def test_a_run_that_cannot_finish_in_time_is_answered_failed_while_it_still_runs(
-    make_client: Any, database_url: str, response_url: str
-) -> None:
-    # Statements may wait longer than the invocation has: only the deadline can answer.
-    adapter = make_client(db_statement_timeout_ms=120_000).adapter
-    holder = create_engine(database_url)
-    results: list[dict[str, Any]] = []
+def _held_up_run(url: str, make_client: Any, response_url: str) -> tuple[bool, list[Any]]:
+    """Run the custom resource on `url` while another session holds the migrations' lock,
+    with 6 s left (3 s of work budget); release the lock once CloudFormation has an answer.
+    Returns whether the run was still going then, and what it returned."""
+    # Statements may wait longer than the invocation has: only the deadline can end them.
+    adapter = make_client(database_url=url, db_statement_timeout_ms=120_000).adapter
+    holder = create_engine(url)  # advisory locks are per database: held on this one
+    results: list[Any] = []
     with holder.connect() as lock:
         lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
         run = threading.Thread(
@@ -63,19 +64,41 @@ def test_a_run_that_cannot_finish_in_time_is_answered_failed_while_it_still_runs
         )
         run.start()
         _wait_for_answers(1)
-        still_running = run.is_alive()
+        answered_while_held = len(ResponseBucket.received) == 1
         lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
         lock.commit()
     run.join(60)
     holder.dispose()
-    assert still_running, "the answer waited for the run"
+    assert answered_while_held, "the answer waited for the lock"
+    assert not run.is_alive()
+    return answered_while_held, results
+
+
+def test_a_run_that_cannot_finish_in_time_is_answered_failed_and_changes_nothing(
+    make_client: Any, fresh_engine: Any, response_url: str
+) -> None:
+    # A fresh database: the run, once the lock is free, would apply every migration. It used
+    # to, after CloudFormation had been told FAILED ("did not finish within 2 s").
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    _held_up_run(url, make_client, response_url)
     ((status, reason),) = [
         (r["body"]["Status"], r["body"]["Reason"]) for r in ResponseBucket.received
     ]
     assert status == "FAILED"
-    assert "did not finish" in reason
-    # The run finished after the answer and said nothing more.
-    assert not run.is_alive() and results and results[0]["current"] == HEAD
+    assert reason
+    time.sleep(0.2)  # a stray late answer would arrive here
+    assert len(ResponseBucket.received) == 1
+    with fresh_engine.connect() as conn:  # nothing applied, not even the version table
+        assert conn.execute(text("SELECT to_regclass('alembic_version')")).scalar() is None
+        assert conn.execute(text("SELECT to_regclass('projects')")).scalar() is None
+
+
+def test_a_held_up_run_on_a_migrated_database_is_answered_failed_once(
+    make_client: Any, database_url: str, response_url: str
+) -> None:
+    _, results = _held_up_run(database_url, make_client, response_url)
+    assert [r["body"]["Status"] for r in ResponseBucket.received] == ["FAILED"]
+    assert results and "error" in results[0]
 
 
 def test_a_run_that_finishes_in_time_is_answered_once_with_its_result(

@@ -10,6 +10,7 @@ tests/test_db_tls.py.
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any
 from unittest import mock
 
@@ -121,6 +122,55 @@ def test_the_token_is_botocores_byte_for_byte(
     assert mine == expected
     assert mine.startswith(f"{host}:{port}/?Action=connect&DBUser=")
     assert f"X-Amz-Date={when:%Y%m%dT%H%M%SZ}" in mine
+
+
+def _random_cases(count: int, seed: int) -> list[tuple[Any, ...]]:
+    """Hosts in mixed case (DNS names are case-insensitive, and people paste them as they
+    like: `Portfolio.Cluster-ABC.eu-west-1.RDS.amazonaws.com`), with random users, ports and
+    times; a fixed seed, so that a failure names a case that can be run again."""
+    rng = random.Random(seed)
+    regions = ["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1"]
+    labels = ["portfolio", "cluster-abc123", "proxy-xyz", "db", "rds", "amazonaws", "com"]
+    cases = []
+    for _ in range(count):
+        host = ".".join(rng.sample(labels, rng.randint(2, 5)))
+        host = "".join(c.upper() if rng.random() < 0.4 else c for c in host)
+        user = "".join(rng.choice("abcXYZ_09.+@ ") for _ in range(rng.randint(1, 12)))
+        when = dt.datetime(2026, 1, 1) + dt.timedelta(seconds=rng.randrange(3 * 365 * 86400))
+        cases.append(
+            (
+                rng.choice(regions),
+                host,
+                rng.choice([5432, 6543, 443, 3306]),
+                user,
+                rng.choice([None, SESSION_TOKEN]),
+                when,
+            )
+        )
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("region", "host", "port", "user", "token", "when"),
+    _random_cases(60, seed=17),
+    ids=[f"{case[1]}:{case[2]}" for case in _random_cases(60, seed=17)],
+)
+def test_mixed_case_hosts_are_signed_as_botocore_signs_them(
+    region: str, host: str, port: int, user: str, token: str | None, when: dt.datetime
+) -> None:
+    # botocore signs the host lowercased (a host name's case carries no meaning), and RDS
+    # checks the signature against the host it reconstructs: a differently-signed token is a
+    # refused login that only happens with capital letters in DB_HOST.
+    expected = _botocore_token(region, host, port, user, token, when)
+    mine = generate_auth_token(
+        host=host,
+        port=port,
+        user=user,
+        region=region,
+        credentials=Credentials(*KEYS, token),
+        now=when.replace(tzinfo=dt.UTC),
+    )
+    assert mine == expected
 
 
 def test_the_secret_key_never_appears_in_the_token() -> None:

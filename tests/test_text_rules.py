@@ -118,8 +118,8 @@ def _largest(model: type[BaseModel]) -> dict[str, Any]:
             body[name] = astral * string["maxLength"]
         elif array is not None:
             body[name] = ["a" * array["items"]["maxLength"]] * array["maxItems"]
-        elif (integer := next((o for o in options if o.get("type") == "integer"), None)):
-            body[name] = integer["maximum"]
+        elif integer := next((o for o in options if o.get("type") == "integer"), None):
+            body[name] = int(integer["maximum"])  # JSON integers are strict: 10000, not 10000.0
         else:
             body[name] = False
     return body

@@ -13,8 +13,9 @@ from app import counters, host_scope
 from app.api import idempotent, schemas
 from app.api.deps import DbConnection
 from app.api.pagination import PageParams, page_params
-from app.api.params import IdempotencyKey
+from app.api.params import IdempotencyKey, pattern
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
+from app.api.schemas import END
 from app.data import crud, idempotency, ratelimit
 from app.security import Admin
 
@@ -37,7 +38,7 @@ _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     }
 }
 # The ids the API hands out (uuid4().hex).
-MessageId = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
+MessageId = Annotated[str, Path(min_length=32, max_length=32, **pattern(rf"^[0-9a-f]{{32}}{END}"))]
 
 
 def _not_found(message_id: str) -> HTTPException:

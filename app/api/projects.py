@@ -12,7 +12,7 @@ from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
 from app.data import crud, idempotency
-from app.security import Admin, require_admin
+from app.security import Admin, is_admin_attempt, require_admin
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
 
@@ -74,9 +74,9 @@ async def get_project(
     request: Request, response: Response, slug: SlugPath, conn: DbConnection
 ) -> dict[str, Any]:
     """A published project; with the admin token, a draft too (preview)."""
-    admin = "authorization" in request.headers
+    admin = is_admin_attempt(request)
     if admin:
-        await require_admin(request)  # a token that is sent must be right: 401 otherwise
+        await require_admin(request)  # a Bearer token that is sent must be right: 401 otherwise
         response.headers.update(_NO_STORE)
     project = crud.get_project(conn, slug=slug, published_only=not admin)
     if project is None:

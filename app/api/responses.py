@@ -10,7 +10,11 @@ Responses = dict[int | str, dict[str, Any]]
 
 # Every route that queries the database (app/errors.py turns its outages into 503).
 DATABASE_ERRORS: Responses = {
-    503: {"model": ErrorBody, "description": "Database unavailable, try again shortly"},
+    503: {
+        "model": ErrorBody,
+        "description": "Database unavailable, try again shortly",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
 }
 
 # Every route that reads a JSON body. 422 is either the list of validation problems (type,

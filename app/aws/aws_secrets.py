@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -83,22 +84,29 @@ def get_secret_json(
         amz_date=amz_date,
     )
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    # Every reply is untrusted input: a proxy's HTML page, a body cut short, JSON of the wrong
+    # shape. Each becomes a SecretsManagerError (a 503 for the request), never a crash.
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             reply = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise SecretsManagerError(f"GetSecretValue failed: {_aws_error(exc)}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise SecretsManagerError(f"GetSecretValue could not reach {url}: {exc}") from None
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
+        # HTTPException: a garbled status line, a body shorter than its Content-Length.
+        raise SecretsManagerError(
+            f"GetSecretValue could not reach {url}: {type(exc).__name__}"
+        ) from None
+    except ValueError:  # not JSON, or not UTF-8
+        raise SecretsManagerError("GetSecretValue answered something other than JSON") from None
 
-    secret_string = reply.get("SecretString")
+    secret_string = reply.get("SecretString") if isinstance(reply, dict) else None
     if not isinstance(secret_string, str):
         raise SecretsManagerError(
-            "the secret has no SecretString (binary secrets are not supported)"
+            "the reply has no SecretString (binary secrets are not supported)"
         )
     try:
         value = json.loads(secret_string)
-    except json.JSONDecodeError:
+    except ValueError:
         raise SecretsManagerError("the secret's SecretString is not JSON") from None
     if not isinstance(value, dict):
         raise SecretsManagerError("the secret's SecretString is not a JSON object")
@@ -109,11 +117,13 @@ def _aws_error(exc: urllib.error.HTTPError) -> str:
     """`HTTP 400 ResourceNotFoundException: ...` from an AWS JSON error body."""
     try:
         error = json.loads(exc.read() or b"{}")
-    except (json.JSONDecodeError, OSError):
+    except (ValueError, OSError, http.client.HTTPException):
         error = {}
-    kind = str(error.get("__type", "")).rsplit("#", 1)[-1] or exc.reason
+    if not isinstance(error, dict):  # a proxy's or load balancer's page, not AWS's JSON
+        error = {}
+    kind = str(error.get("__type", "")).rsplit("#", 1)[-1] or str(exc.reason)
     message = error.get("message") or error.get("Message") or ""
-    return f"HTTP {exc.code} {kind}: {message}".rstrip(": ")
+    return f"HTTP {exc.code} {kind}: {message}"[:300].rstrip(": ")
 
 
 # -- database URL ------------------------------------------------------------------------
@@ -135,7 +145,9 @@ class _SecretSettings(Protocol):
     def aws_session_token(self) -> str | None: ...
 
 
-def database_url_from_secret(settings: _SecretSettings, *, endpoint: str | None = None) -> str:
+def database_url_from_secret(
+    settings: _SecretSettings, *, endpoint: str | None = None, timeout: float = 5.0
+) -> str:
     """A SQLAlchemy URL built from the RDS-format secret named by the settings.
 
     The secret holds `username`, `password`, `host`, `port` and `dbname` (what RDS and the
@@ -153,6 +165,7 @@ def database_url_from_secret(settings: _SecretSettings, *, endpoint: str | None 
         ),
         region=settings.aws_region,
         endpoint=endpoint,
+        timeout=timeout,
     )
     return url_from_secret(secret, host=settings.db_host)
 
@@ -169,7 +182,15 @@ def url_from_secret(secret: Mapping[str, Any], *, host: str | None = None) -> st
     def quote(value: object) -> str:
         return urllib.parse.quote(str(value), safe="")
 
-    port = int(secret.get("port") or 5432)
+    port = secret.get("port") or 5432
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        port = 0
+    if not 0 < port < 65536 or isinstance(secret.get("port"), bool):
+        raise SecretsManagerError("the database secret's port is not a port number")
+    if not isinstance(host, str) or any(c in host for c in "/@?#") or not host.isprintable():
+        raise SecretsManagerError("the database secret's host is not a host name")
     dbname = secret.get("dbname") or "postgres"
     return (
         f"postgresql+psycopg2://{quote(secret['username'])}:{quote(secret['password'])}"

@@ -28,10 +28,16 @@ REQUEST_TYPES = frozenset({"Create", "Update", "Delete"})
 # CloudFormation rejects response bodies over 4096 bytes (the whole JSON document).
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html
 MAX_RESPONSE_BYTES = 4096
-# Kept back from the invocation's remaining time to send a late FAILED: two attempts of 5 s.
+# Kept back from the invocation's remaining time to send the verdict: two attempts of 5 s with
+# a 1 s pause fit. Every reply (SUCCESS, FAILED, late FAILED) has that budget, and no attempt
+# runs past the invocation's end (see `respond`).
 REPLY_RESERVE_S = 15.0
-LATE_ATTEMPTS, LATE_TIMEOUT_S = 2, 5.0
+REPLY_ATTEMPTS, REPLY_TIMEOUT_S = 2, 5.0
+# An attempt with less time than this left is not started: it could only time out.
+_SHORTEST_ATTEMPT_S = 0.5
 Result = TypeVar("Result")
+# `work(deadline, claim)`: claim() before committing anything; False means FAILED was sent.
+Work = Callable[[float, Callable[[], bool]], Result]
 
 
 def is_custom_resource_event(event: object) -> bool:
@@ -130,17 +136,19 @@ def work_budget(remaining_ms: int) -> float:
 def serve(
     event: Mapping[str, Any],
     context: Any,
-    work: Callable[[float], Result],
+    work: Work[Result],
     summary: Callable[[Result], Mapping[str, Any]],
 ) -> Result | dict[str, str]:
     """Run `work` for a Create or Update and answer CloudFormation exactly once.
 
-    `work` receives its deadline (a `time.monotonic()` value) to bound its own waits. A
-    Delete is answered SUCCESS without running it. An exception is answered FAILED with its
-    reason, and so is work still running at the deadline: then a timer answers while the
-    work goes on (a later result is only logged). `summary` turns the result into the
-    reply's Data. Errors are returned, not raised: CloudFormation invokes asynchronously, and
-    Lambda would retry a raised error (the template also sets retries to 0).
+    `work(deadline, claim)` receives its deadline (a `time.monotonic()` value) to bound all of
+    its waits, and `claim`, which it must call right before it commits anything: True means
+    the answer is now the work's own (SUCCESS once it returns, FAILED if it raises); False
+    means FAILED was already sent, and the work must roll back. So CloudFormation is never
+    told FAILED about a change that was then made. A Delete is answered SUCCESS without
+    running anything. `summary` turns the result into the reply's Data. Errors are returned,
+    not raised: CloudFormation invokes asynchronously, and Lambda would retry a raised error
+    (the template also sets retries to 0).
     """
     if event["RequestType"] == "Delete":
         respond(event, context, "SUCCESS")
@@ -148,43 +156,76 @@ def serve(
     budget = work_budget(context.get_remaining_time_in_millis())
     answered = threading.Lock()  # whoever takes it first answers
 
+    def claim() -> bool:
+        return answered.acquire(blocking=False)
+
     def late() -> None:
-        if not answered.acquire(blocking=False):
+        if not claim():
             return
         reason = f"did not finish within {budget:.0f} s (the function's timeout is near)"
         logger.error("custom resource %s %s", event["LogicalResourceId"], reason)
         # respond() logs a failure to send; nothing more can be done from here.
         with contextlib.suppress(OSError):
-            respond(
-                event,
-                context,
-                "FAILED",
-                None,
-                reason,
-                attempts=LATE_ATTEMPTS,
-                timeout=LATE_TIMEOUT_S,
-            )
+            respond(event, context, "FAILED", None, reason)
 
     timer = threading.Timer(budget, late)
     timer.daemon = True
     timer.start()
+    claimed_by_work = False
+
+    def claim_for_work() -> bool:
+        nonlocal claimed_by_work
+        claimed_by_work = claimed_by_work or claim()
+        return claimed_by_work
+
     try:
-        result = work(time.monotonic() + budget)
+        result = work(time.monotonic() + budget, claim_for_work)
     except Exception as error:
         timer.cancel()
         logger.exception("custom resource %s failed", event["LogicalResourceId"])
         reason = f"{type(error).__name__}: {error}"
-        if answered.acquire(blocking=False):
+        if claimed_by_work or claim():
             respond(event, context, "FAILED", None, reason)
         return {"error": reason}
     timer.cancel()
-    if answered.acquire(blocking=False):
+    if claimed_by_work or claim():
         respond(event, context, "SUCCESS", summary(result))
     else:
         logger.warning(
             "custom resource %s finished after FAILED was sent", event["LogicalResourceId"]
         )
     return result
+
+
+def is_rollback(event: Mapping[str, Any], key: str, running: str) -> bool:
+    """True for an Update that takes the resource back to properties older than this code.
+
+    CloudFormation rolls a failed update back by sending the custom resource another Update,
+    with the previous template's values as `ResourceProperties` and the failed ones as
+    `OldResourceProperties`
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requesttypes-update.html);
+    it does so before rolling back the function the resource depends on, so the code that
+    receives it is still the new one (an unqualified ServiceToken runs $LATEST). `key` names
+    the property that says which code a template was written for: a rollback is an Update
+    whose old value is `running` (the deploy being undone was this code's) and whose new
+    value is another.
+    """
+    if event.get("RequestType") != "Update":
+        return False
+    new = event.get("ResourceProperties") or {}
+    old = event.get("OldResourceProperties") or {}
+    if not isinstance(new, Mapping) or not isinstance(old, Mapping):
+        return False
+    return old.get(key) == running and new.get(key) not in (None, running)
+
+
+def acknowledge(
+    event: Mapping[str, Any], context: Any, data: Mapping[str, Any], reason: str
+) -> dict[str, str]:
+    """Answer SUCCESS without running anything (a rollback this code must not act on)."""
+    logger.warning("custom resource %s: %s", event["LogicalResourceId"], reason)
+    respond(event, context, "SUCCESS", data, reason)
+    return {"skipped": reason}
 
 
 def refuse(event: Mapping[str, Any], context: Any, reason: str) -> dict[str, str]:
@@ -211,26 +252,35 @@ def respond(
     reason: str | None = None,
     *,
     physical_id: str | None = None,
-    attempts: int = 3,
-    timeout: float = 10.0,
+    attempts: int = REPLY_ATTEMPTS,
+    timeout: float = REPLY_TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """PUT the verdict to the event's ResponseURL, retrying transient failures.
 
-    Raises the last error when every attempt fails: the caller's log then says why the stack
-    is still waiting.
+    At most `attempts` attempts of `timeout` seconds each, with a pause of 1 s, then 2 s,
+    ... between them, none started or run past the invocation's end (`context`'s remaining
+    time, when it has one). Raises the last error when every attempt fails: the caller's
+    log then says why the stack is still waiting.
     """
     body = response_body(
         event, status, data, reason, physical_id, getattr(context, "log_stream_name", None)
     )
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    ends = time.monotonic() + remaining() / 1000 if callable(remaining) else None
     # Pre-signed URLs may sign the Content-Type: send it empty, as the URL was signed.
     headers = {"Content-Type": "", "Content-Length": str(len(body))}
     last_error: Exception | None = None
     for attempt in range(1, attempts + 1):
+        this_timeout = timeout if ends is None else min(timeout, ends - time.monotonic())
+        if this_timeout < _SHORTEST_ATTEMPT_S:
+            last_error = last_error or TimeoutError("no time left to answer CloudFormation")
+            break
         request = urllib.request.Request(
             event["ResponseURL"], data=body, headers=headers, method="PUT"
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as reply:
+            with urllib.request.urlopen(request, timeout=this_timeout) as reply:
                 reply.read()
             logger.info(
                 "custom resource %s answered %s (HTTP %s)",
@@ -246,7 +296,10 @@ def respond(
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             last_error = exc
         if attempt < attempts:
-            time.sleep(min(2 ** (attempt - 1), 4))
+            pause = float(min(2 ** (attempt - 1), 4))
+            if ends is not None and time.monotonic() + pause + _SHORTEST_ATTEMPT_S > ends:
+                break
+            sleep(pause)
     logger.error("could not answer custom resource %s: %s", event["LogicalResourceId"], last_error)
     assert last_error is not None
     raise last_error

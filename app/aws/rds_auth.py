@@ -36,6 +36,16 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _canonical_host(host: str, port: int) -> str:
+    """The host as botocore signs it (its `_canonical_host` of `https://host:port`).
+
+    Host names are case-insensitive (RFC 4343) and the signer's canonical host is the
+    lowercased one; the token itself keeps the host as given. The port is left out when it is
+    https' default, 443. Checked against botocore with randomized mixed-case hosts and ports.
+    """
+    return host.lower() if port == 443 else f"{host.lower()}:{port}"
+
+
 def generate_auth_token(
     *,
     host: str,
@@ -65,7 +75,7 @@ def generate_auth_token(
     _, _, signature_hex = signature(
         "GET",
         f"https://{netloc}/?{query}",
-        {"host": netloc},
+        {"host": _canonical_host(host, port)},
         EMPTY_SHA256,
         credentials=credentials,
         region=region,

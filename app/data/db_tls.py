@@ -16,9 +16,9 @@ import logging
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
-from app.settings import Settings
+from app.settings import SYSTEM_TRUST_STORE, Settings
 
 logger = logging.getLogger("app.db")
 
@@ -37,24 +37,44 @@ _REASONS = (
 
 
 def sslmode(settings: Settings) -> str | None:
-    """The sslmode in effect: the setting, the AWS default, or the URL's own ?sslmode=."""
-    mode: str | None = settings.effective_sslmode
-    if mode is None and not settings.database_secret_arn:
-        query_mode = make_url(settings.database_url).query.get("sslmode")
-        mode = query_mode if isinstance(query_mode, str) else None
-    return mode
+    """The sslmode in effect: DB_SSLMODE, the URL's own ?sslmode=, or the default."""
+    return settings.effective_sslmode
+
+
+def system_trust_store() -> str:
+    """The operating system's CA file, as the OS's own OpenSSL finds it.
+
+    libpq 16+ reads `sslrootcert=system` as "OpenSSL's default paths", but the libpq that
+    psycopg2-binary bundles (libpq 17, OpenSSL 3.5) has its OpenSSL built with the wheel
+    builder's OPENSSLDIR, a directory no machine has: left to libpq, `system` finds no CA at
+    all. Python's ssl module links the OS's OpenSSL, whose defaults are the OS's store (and
+    which honours OpenSSL's SSL_CERT_FILE override, as libpq's would).
+    """
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    if paths.cafile is None:
+        raise FileNotFoundError(
+            "sslrootcert=system: no CA file in the system trust store "
+            f"({paths.openssl_cafile}); install ca-certificates or name a CA file"
+        )
+    return paths.cafile
 
 
 def connect_args(settings: Settings) -> dict[str, Any]:
     """libpq parameters for TLS; the CA bundle only where it is used (verify-ca/-full).
 
-    Given with `require`, libpq would verify against the bundle as `verify-ca` does.
+    Given with `require`, libpq would verify against the bundle as `verify-ca` does. They
+    replace the URL's own query parameters, so they carry what the URL says when it is the
+    configuration in effect (settings.sslrootcert, settings.effective_sslmode).
     """
     args: dict[str, Any] = {}
-    if settings.effective_sslmode is not None:
-        args["sslmode"] = settings.effective_sslmode
-    if sslmode(settings) in _VERIFYING:
-        args["sslrootcert"] = settings.db_sslrootcert
+    mode = settings.effective_sslmode
+    if mode is not None:
+        args["sslmode"] = mode
+    if mode in _VERIFYING:
+        root = settings.sslrootcert
+        args["sslrootcert"] = system_trust_store() if root == SYSTEM_TRUST_STORE else root
     return args
 
 

@@ -7,8 +7,10 @@ the request path, because it costs ~100 ms at import.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +100,26 @@ def _revisions_between(config: Any, start: str | None, end: str | None) -> list[
     return list(reversed(applied))
 
 
+class MigrationAbandonedError(RuntimeError):
+    """The run was told not to commit (its caller already reported it failed): rolled back."""
+
+
 def migrate(
-    engine: Engine, target: str = "head", *, connect_deadline: float | None = None
+    engine: Engine,
+    target: str = "head",
+    *,
+    connect_deadline: float | None = None,
+    deadline: float | None = None,
+    may_commit: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Upgrade (or downgrade, for a target below the current) and report what was applied.
 
-    `connect_deadline` (a `time.monotonic()` value) is how long connecting may be retried.
+    `connect_deadline` (a `time.monotonic()` value) is how long connecting may be retried;
+    `deadline` bounds all of the run's statements (waiting for the advisory lock included):
+    each one's statement_timeout is lowered to what is left, and the client-side waits end
+    there too (app/data/db_wait.py). `may_commit`, asked right before COMMIT, can refuse it:
+    the run then rolls back and raises MigrationAbandonedError. The COMMIT itself runs under the
+    caller's own deadline (db_limits.deadline), if any.
 
     All of it is one transaction (PostgreSQL's DDL is transactional): a failure leaves the
     schema as it was, and the advisory lock is a transaction lock. A session lock would
@@ -112,26 +128,49 @@ def migrate(
     """
     from alembic import command
 
-    with connect_patiently(engine, connect_deadline) as connection, connection.begin():
-        if connection.dialect.name == "postgresql":
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
-            )
-        config = _config(connection)
-        before = _current(connection)
-        if before is not None and not _known(config, before):
-            # A rolled-back deploy runs an older image against a newer schema: applying
-            # nothing is right; failing would wedge the stack in UPDATE_ROLLBACK_FAILED.
-            logger.warning("database is at %s, newer than these migrations", before)
-            return {"previous": before, "current": before, "applied": []}
-        if target == "head" or _is_upgrade(config, before, target):
-            command.upgrade(config, target)
-        else:
-            command.downgrade(config, target)
-        after = _current(connection)
+    with connect_patiently(engine, connect_deadline) as connection:
+        transaction = connection.begin()
+        try:
+            with db_limits.deadline(deadline) if deadline is not None else contextlib.nullcontext():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                    )
+                config = _config(connection)
+                before = _current(connection)
+                if before is not None and not _known(config, before):
+                    # A rolled-back deploy runs an older image against a newer schema:
+                    # applying nothing is right; failing would wedge the stack in
+                    # UPDATE_ROLLBACK_FAILED.
+                    logger.warning("database is at %s, newer than these migrations", before)
+                    transaction.rollback()
+                    return {"previous": before, "current": before, "applied": []}
+                if target == "head" or _is_upgrade(config, before, target):
+                    command.upgrade(config, target)
+                else:
+                    command.downgrade(config, target)
+                after = _current(connection)
+            if may_commit is not None and not may_commit():
+                raise MigrationAbandonedError("not committed: the run was already reported failed")
+            transaction.commit()
+        except BaseException:
+            if transaction.is_active:
+                transaction.rollback()
+            raise
     applied = _revisions_between(config, before, after)
     logger.info("migrations: %s -> %s, applied %s", before, after, applied or "nothing")
     return {"previous": before, "current": after, "applied": applied}
+
+
+def head_revision() -> str | None:
+    """The newest revision of these migrations (what `migrate` upgrades to)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head: str | None = ScriptDirectory.from_config(config).get_current_head()
+    return head
 
 
 def _known(config: Any, revision: str) -> bool:

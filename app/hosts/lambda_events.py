@@ -81,6 +81,10 @@ def _header_bytes(event: dict[str, Any]) -> int:
 def _untranslatable(event: Any, context: Any, adapter: Mangum) -> str | None:
     if not isinstance(event, dict):
         return f"event must be a JSON object, not {type(event).__name__}"
+    if not _all_text_is_unicode(event):
+        # JSON may escape lone surrogates (`"\ud800"`); they are not Unicode text and cannot
+        # be encoded, wherever they sit: a header, the path, requestContext's sourceIp ...
+        return "event holds text that is not valid Unicode (a lone surrogate)"
     request_context = event.get("requestContext")
     if not isinstance(request_context, dict):
         return "not an HTTP event: requestContext is missing (scheduled or direct invocation?)"
@@ -107,7 +111,7 @@ def _untranslatable(event: Any, context: Any, adapter: Mangum) -> str | None:
     if is_base64 and body:
         try:
             base64.b64decode(body, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or non-ASCII text, which b64decode refuses so
             return "body is not valid base64"
     # Finally build exactly what Mangum will build: anything it trips on is our 400 too.
     try:
@@ -119,6 +123,25 @@ def _untranslatable(event: Any, context: Any, adapter: Mangum) -> str | None:
     if not isinstance(scope.get("path"), str) or not isinstance(scope.get("method"), str):
         return "event has no HTTP method or path"
     return None
+
+
+def _all_text_is_unicode(value: Any) -> bool:
+    """False when any string in `value` (keys included, at any depth) cannot be UTF-8."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode()
+                except UnicodeEncodeError:
+                    return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def _headers_are_text(event: Mapping[str, Any]) -> bool:

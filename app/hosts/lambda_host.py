@@ -18,6 +18,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mangum import Mangum
@@ -33,6 +34,9 @@ logger = logging.getLogger("app.lambda")
 
 # Kept back from the invocation's remaining time: enough to roll back, log and answer.
 MARGIN_SECONDS = 1.0
+# The migration custom resource's property naming the migrations head its template was
+# written for (template.yaml, DatabaseMigration): how a rollback is told apart.
+VERSION_PROPERTY = "MigrationsHead"
 
 
 def deadline_of(context: Any) -> float | None:
@@ -125,18 +129,38 @@ class LambdaAdapter:
         wait out its timeout; deleting the resource leaves the database alone.
         """
         from app.aws import custom_resource
-        from app.data.migrate import migrate
+        from app.data import db_limits
+        from app.data.migrate import head_revision, migrate
 
-        def run(deadline: float) -> dict[str, Any]:
+        def run(deadline: float, claim: Callable[[], bool] | None = None) -> dict[str, Any]:
             # `deadline` (time.monotonic()) is when custom_resource.serve answers FAILED on
-            # its own (0.0: none); connection retries (a resuming Aurora) end before it, and
-            # before the invocation's own end.
-            ends = [d for d in (deadline or None, deadline_of(context)) if d]
-            with self._busy:
-                return migrate(self.state["engine"], connect_deadline=min(ends, default=None))
+            # its own (0.0: none). The whole run ends by it: connection retries (a resuming
+            # Aurora), the wait for the advisory lock and every statement; `claim` then keeps
+            # a run that finishes after FAILED from committing. The COMMIT itself, once
+            # claimed, is bounded by the invocation's end.
+            invocation = deadline_of(context)
+            ends = min([d for d in (deadline or None, invocation) if d], default=None)
+            with self._busy, db_limits.deadline(invocation):
+                return migrate(
+                    self.state["engine"], connect_deadline=ends, deadline=ends, may_commit=claim
+                )
 
         if not custom_resource.is_custom_resource_event(event):
             return run(0.0)
+        head = head_revision() or ""
+        if custom_resource.is_rollback(event, VERSION_PROPERTY, head):
+            # Upgrading (again) is not what a rollback asks for, and downgrading could destroy
+            # data written since: the schema stays, and the old code meets a newer one, as
+            # after any rolled-back deploy (migrations add, they do not take away). The old
+            # template's head is reported as Current, as the old deploy did, so the API
+            # function's configuration rolls back unchanged.
+            previous = str(event["ResourceProperties"][VERSION_PROPERTY])
+            return custom_resource.acknowledge(
+                event,
+                context,
+                {"Current": previous, "Applied": ""},
+                f"rollback to {VERSION_PROPERTY} {previous}: this code ({head}) migrates nothing",
+            )
         return custom_resource.serve(
             event,
             context,

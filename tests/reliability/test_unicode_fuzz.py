@@ -118,6 +118,10 @@ BODY_FIELDS = (
 
 def _valid_per_schema(model: str, body: dict[str, Any]) -> bool:
     document = {"$ref": f"#/components/schemas/{model}", **OPENAPI}
+    if any("\ud800" <= c <= "\udfff" for c in json.dumps(body, ensure_ascii=False)):
+        # Lone surrogates: refused by the app outside the patterns, as the schema's field
+        # descriptions say; no portable pattern can (tests/test_schema_portability.py).
+        return False
     return jsonschema.Draft202012Validator(document).is_valid(body)
 
 
@@ -248,9 +252,11 @@ def test_the_tag_query_agrees_with_the_schema(
 ) -> None:
     CALLS["query"] += 1
     status, _ = _invoke(lambda_handler, _query_event("/projects", {"tag": tag}, {}))
+    if any("\ud800" <= c <= "\udfff" for c in tag):
+        assert status == 400  # vetted out: an event holding a lone surrogate is not Unicode
+        return
     assert status in (200, 422)
-    if "\ufffd" not in tag and not any("\ud800" <= c <= "\udfff" for c in tag):
-        # (a surrogate cannot travel in a URL: it arrives as U+FFFD, refused either way)
+    if "\ufffd" not in tag:
         assert (status == 200) == _accepts(_parameter_schema("/projects", "get", "tag"), tag)
 
 
@@ -259,6 +265,9 @@ def test_the_tag_query_agrees_with_the_schema(
 def test_path_segments_never_5xx(lambda_handler: Any, seeded_db: Engine, segment: str) -> None:
     CALLS["path"] += 1
     status, _ = _invoke(lambda_handler, _query_event(f"/projects/{segment}", {}, {}))
+    if any("\ud800" <= c <= "\udfff" for c in segment):
+        assert status == 400  # vetted out: an event holding a lone surrogate is not Unicode
+        return
     assert status in (200, 404, 405, 422)
 
 

@@ -303,6 +303,26 @@ def test_existing_mode_reads_its_secret_with_the_chosen_tls_mode(mode: str) -> N
 
 
 @pytest.mark.parametrize(
+    ("root", "expected"),
+    [("rds-bundle", ""), ("system", "system")],  # "": the app's default, the RDS bundle
+)
+@pytest.mark.parametrize("given", MODES, ids=MODE_IDS)
+def test_an_existing_database_may_be_verified_against_the_system_trust_store(
+    given: dict[str, str], root: str, expected: str
+) -> None:
+    # Neon, Supabase and self-hosted servers with a public CA: verify-full against the OS
+    # store, instead of the only alternative being unverified `require`.
+    stack = translate(given | {"ExistingDbSslRootCert": root})
+    existing = stack.values["DatabaseMode"] == "existing"
+    for function in ("ApiFunction", "MigrateFunction"):
+        assert _env(stack, function)["DB_SSLROOTCERT"] == (expected if existing else "")
+    assert _rules_accept(stack)
+    if existing:  # `system` with anything but verify-full is refused before anything is built
+        weak = translate(given | {"ExistingDbSslRootCert": root, "ExistingDbSslMode": "require"})
+        assert _rules_accept(weak) is (root != "system")
+
+
+@pytest.mark.parametrize(
     ("given", "real"),
     [
         (EXISTING_SECRET, EXISTING_SECRET),

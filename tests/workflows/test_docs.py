@@ -13,7 +13,14 @@ from tests.workflows.support import ROOT
 
 README_MAX_LINES = 250
 # The sections a reader of the front door expects, in this order.
-FRONT_DOOR = ["Two commands", "The API at a glance", "Deploy in five steps", "Cost", "More"]
+FRONT_DOOR = [
+    "Two commands",
+    "The API at a glance",
+    "Deploy in five steps",
+    "Deploy from GitHub",
+    "Cost",
+    "More",
+]
 # [text](target) outside code spans; images too. Targets with a scheme are the web's business.
 LINK = re.compile(r"!?\[[^\]]*\]\((?P<target>[^)\s]+)\)")
 CODE_SPAN = re.compile(r"`[^`]*`")

@@ -89,6 +89,17 @@ NOT_RUN_HERE: dict[str, str] = {
     "sam deploy --parameter-overrides DbEngineVersion=17.9": "AWS account; the template with "
     "that engine version is translated and linted by tests/sam",
     "sam delete --stack-name portfolio-backend": "AWS account",
+    # GitHub wiring (README, docs/github-actions.md): an AWS account and a GitHub repository.
+    # tests/deploy/test_github_workflows.py checks their stack name, template and parameters
+    # against deploy.yml and the template, and evaluates the --query with JMESPath.
+    "aws cloudformation deploy --stack-name portfolio-backend-github --template-file "
+    "deploy/github-oidc.yaml --capabilities CAPABILITY_IAM --parameter-overrides "
+    'GitHubRepository="$(gh repo view --json nameWithOwner -q .nameWithOwner)"': "AWS account "
+    "(CloudFormation) and a GitHub repository; the template is linted by cfn-lint in tests/deploy",
+    'gh variable set AWS_DEPLOY_ROLE_ARN --body "$(aws cloudformation describe-stacks '
+    "--stack-name portfolio-backend-github --query "
+    '"Stacks[0].Outputs[?OutputKey==\'DeployRoleArn\'].OutputValue" --output text)"': "AWS "
+    "account and a GitHub repository (gh needs one to write variables to)",
     # The suite's own pytest invocations: `make test` runs these very tests.
     ".venv/bin/python -m pytest tests/reliability": "part of the suite (make test runs it)",
     "FUZZ_EXAMPLES=1000 .venv/bin/python -m pytest tests/reliability/test_fuzz.py": "part of the "
