@@ -51,7 +51,7 @@ class ContainerCredentials:
             return self._credentials
 
     def _fetch(self) -> tuple[Credentials, dt.datetime]:
-        with urllib.request.urlopen(self.url, timeout=self.timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(self.url, timeout=self.timeout) as response:
             document = json.loads(response.read())
         try:
             credentials = Credentials(
