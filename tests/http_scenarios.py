@@ -1,5 +1,5 @@
 """What the HTTP host must do, written once and run against a server process
-(tests/test_http_host.py) and against the image under podman (tests/image/test_http_host.py).
+(tests/test_http_host.py) and against the image under podman (tests/image/test_web_image.py).
 
 Every proof is an ordering, not a timing: a request is shown to be waiting on a lock (in
 pg_stat_activity) before the next step, and what must answer is shown to answer while the

@@ -1,7 +1,7 @@
 """The HTTP host (app/hosts/http_host.py) as a server process on the suite's PostgreSQL:
 `python -m app.hosts.entry`, the image's entry point, without a Lambda runtime API.
 
-The same scenarios run against the image under podman in tests/image/test_http_host.py.
+The same scenarios run against the image under podman in tests/image/test_web_image.py.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ def test_health_and_the_database_routes_answer_with_json_logs(start_server: Any)
     assert "2 x 5 = 10 connections" in server.logs()
 
 
+@pytest.mark.slow  # a server process each; the image tests run them too
 def test_health_answers_while_a_request_waits_on_a_table_lock(
     start_server: Any, clean_db: Engine
 ) -> None:
@@ -99,6 +100,7 @@ def test_health_answers_while_a_request_waits_on_a_table_lock(
     scenarios.health_answers_while_a_request_waits_on_a_lock(server.port, clean_db)
 
 
+@pytest.mark.slow  # a server process each; the image tests run them too
 def test_sixteen_concurrent_reads_use_the_pool_s_connections(
     start_server: Any, clean_db: Engine
 ) -> None:
@@ -106,6 +108,7 @@ def test_sixteen_concurrent_reads_use_the_pool_s_connections(
     scenarios.concurrent_reads_use_the_whole_pool(server.port, clean_db, pool_size=4)
 
 
+@pytest.mark.slow  # a server process each; the image tests run them too
 def test_sigterm_lets_requests_in_flight_finish_and_exits_0(
     start_server: Any, clean_db: Engine
 ) -> None:
@@ -117,6 +120,7 @@ def test_a_spoofed_forwarded_for_is_ignored_without_a_trusted_proxy(start_server
     scenarios.forwarded_for_is_ignored_from_an_untrusted_peer(start_server().port)
 
 
+@pytest.mark.slow  # a server process each; the image tests run them too
 def test_forwarded_for_is_read_from_a_trusted_proxy(start_server: Any) -> None:
     server = start_server(TRUSTED_PROXIES="127.0.0.1")
     scenarios.forwarded_for_is_read_from_a_trusted_proxy(server.port)
