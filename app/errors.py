@@ -27,7 +27,7 @@ def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
     )
     counters.for_app(request.app).count(counters.DATABASE_UNAVAILABLE)  # alarmed on
     return JSONResponse(
-        {"detail": "database unavailable, try again shortly"},
+        {"detail": request.app.state.settings.database_unavailable_detail},
         status_code=503,
         headers={**_NO_STORE, "Retry-After": "1"},
     )

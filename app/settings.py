@@ -171,17 +171,23 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def _url_tls(self) -> tuple[str | None, str | None]:
-        """(sslmode, sslrootcert) the DATABASE_URL itself carries, when it is the target."""
+    def _url_query(self) -> dict[str, str]:
+        """The libpq parameters the DATABASE_URL itself carries, when it is the target."""
         if self.db_iam_auth or self.database_secret_arn:
-            return None, None
+            return {}
         from sqlalchemy.engine import make_url
 
         query = make_url(self.database_url).query
-        mode, root = query.get("sslmode"), query.get("sslrootcert")
-        if isinstance(mode, tuple) or isinstance(root, tuple):
-            raise ValueError("DATABASE_URL gives sslmode or sslrootcert more than once")
-        return mode, root
+        repeated = sorted(name for name, value in query.items() if isinstance(value, tuple))
+        if repeated:
+            raise ValueError(f"DATABASE_URL gives {', '.join(repeated)} more than once")
+        return {name: str(value) for name, value in query.items()}
+
+    @property
+    def _url_tls(self) -> tuple[str | None, str | None]:
+        """(sslmode, sslrootcert) the DATABASE_URL itself carries, when it is the target."""
+        query = self._url_query
+        return query.get("sslmode"), query.get("sslrootcert")
 
     @property
     def sslrootcert(self) -> str:
@@ -216,6 +222,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"DATABASE_URL says sslmode={url_mode} and DB_SSLMODE={self.db_sslmode}: set one"
             )
+        url_timeout = self._url_query.get("connect_timeout")
+        explicit_timeout = "db_connect_timeout" in self.model_fields_set
+        if (
+            url_timeout is not None
+            and explicit_timeout
+            and url_timeout != str(self.db_connect_timeout)
+        ):
+            raise ValueError(
+                f"DATABASE_URL says connect_timeout={url_timeout} and "
+                f"DB_CONNECT_TIMEOUT={self.db_connect_timeout}: set one"
+            )
         explicit_root = "db_sslrootcert" in self.model_fields_set
         if url_root is not None and explicit_root and url_root != self.db_sslrootcert:
             raise ValueError("DATABASE_URL's sslrootcert and DB_SSLROOTCERT differ: set one")
@@ -244,6 +261,18 @@ class Settings(BaseSettings):
         object.__setattr__(self, "admin_token_sha256", None)  # frozen model, still validating
         self._unresolved = ("ADMIN_TOKEN_SHA256",)
         return self
+
+    @property
+    def database_unavailable_detail(self) -> str:
+        """What a 503 for a database outage says. Under `sam local` the first step runs with
+        no database at all (docs/workflows.md): say how to start one, not "try again"."""
+        if self.aws_sam_local:
+            return (
+                "database unavailable: under sam local, start the Compose stack's database "
+                "(docker compose up -d db) and add --docker-network portfolio-local to the sam "
+                "command"
+            )
+        return "database unavailable, try again shortly"
 
     @property
     def unresolved_references(self) -> tuple[str, ...]:

@@ -10,7 +10,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from tests.postgres import Cluster, throwaway_cluster
+from tests.support import lambda_context  # noqa: F401 - re-exported: tests import it from here
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,17 +116,6 @@ def lambda_handler(lambda_env: dict[str, str]) -> Any:
         os.environ.clear()
         os.environ.update(saved)
     return handler.handler
-
-
-def lambda_context(request_id: str = "test-request-id") -> SimpleNamespace:
-    """The attributes of Lambda's context object that the service reads."""
-    return SimpleNamespace(
-        aws_request_id=request_id,
-        function_name="portfolio-api",
-        memory_limit_in_mb=512,
-        invoked_function_arn="arn:aws:lambda:local",
-        get_remaining_time_in_millis=lambda: 30_000,
-    )
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -16,7 +16,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.postgres import Cluster, _free_port, _runner
+from tests.postgres import Cluster, _runner
+from tests.support import free_port
 
 
 def _binary() -> str:
@@ -33,7 +34,7 @@ def pgbouncer(cluster: Cluster, pool_size: int = 4) -> Iterator[int]:
     """Run PgBouncer for every database of `cluster`; yield its port."""
     runner = _runner()
     tmp = Path(tempfile.mkdtemp(prefix="portfolio-pgbouncer-"))
-    port = _free_port()
+    port = free_port()
     (tmp / "users.txt").write_text('"postgres" ""\n')
     (tmp / "pgbouncer.ini").write_text(
         f"""[databases]

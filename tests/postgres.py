@@ -10,17 +10,12 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support import free_port
 
 
 def _bin(name: str) -> str:
@@ -69,7 +64,7 @@ class Cluster:
             entry = pwd.getpwnam(self.runner[2])
             for path in (self.tmp, sockets):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
-        self.port = _free_port()
+        self.port = free_port()
         self.password = password
         credentials = f"postgres:{password}" if password else "postgres"
         self.url = f"postgresql+psycopg2://{credentials}@127.0.0.1:{self.port}/postgres"

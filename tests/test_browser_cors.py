@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests.conftest import ROOT
-from tests.postgres import _free_port
+from tests.support import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,7 @@ def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def page_and_api(database_url: str, clean_db: Engine, tmp_path: Path) -> Iterator[str]:
-    api_port, page_port = _free_port(), _free_port()
+    api_port, page_port = free_port(), free_port()
     site = f"http://127.0.0.1:{page_port}"
     api = f"http://localhost:{api_port}"  # another origin: another host name and port
     env = {

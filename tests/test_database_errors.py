@@ -111,3 +111,20 @@ def test_which_sqlstates_are_outages(sqlstate: str, outage: bool) -> None:
     cls = errors.lookup(sqlstate)
     error = DBAPIError.instance("SELECT 1", {}, cls("x"), Exception)
     assert is_outage(error) is outage
+
+
+# Under `sam local` (SAM CLI sets AWS_SAM_LOCAL=true; never on AWS) the first step runs with no
+# database: the 503 says how to start one (docs/workflows.md), instead of "try again shortly".
+NO_SUCH_HOST = "postgresql+psycopg2://portfolio:portfolio@db.invalid:5432/portfolio"
+
+
+def test_under_sam_local_the_503_says_how_to_start_the_database(make_client: Any) -> None:
+    local = make_client(database_url=NO_SUCH_HOST, aws_sam_local=True).get("/projects")
+    assert local.status == 503
+    assert local.json() == {
+        "detail": "database unavailable: under sam local, start the Compose stack's database "
+        "(docker compose up -d db) and add --docker-network portfolio-local to the sam command"
+    }
+    assert local.headers["retry-after"] == "1"
+    deployed = make_client(database_url=NO_SUCH_HOST).get("/projects")
+    assert deployed.json() == {"detail": "database unavailable, try again shortly"}

@@ -21,16 +21,6 @@ UNAVAILABLE = (503, {"detail": "database unavailable, try again shortly"})
 CONTACT = {"name": "A", "email": "a@example.com", "message": "hello"}
 
 
-def _context(remaining_ms: int) -> SimpleNamespace:
-    """Lambda's context for an invocation with `remaining_ms` left when it starts."""
-    started = time.monotonic()
-    context = lambda_context()
-    context.get_remaining_time_in_millis = lambda: int(
-        remaining_ms - (time.monotonic() - started) * 1000
-    )
-    return context
-
-
 def _post_contact(adapter: Any, context: SimpleNamespace) -> tuple[int, Any, float]:
     event = http_v2({"method": "POST", "path": "/contact", "body": CONTACT})
     started = time.monotonic()
@@ -45,22 +35,24 @@ def test_a_request_ends_by_the_invocation_deadline_not_the_statement_timeout(
     # 1 s margin) must end the blocked write, with a JSON 503 while the function still runs.
     adapter = make_client(db_statement_timeout_ms=30_000).adapter
     # A pooled connection first: 1.5 s left is too little to start a connect (see below).
-    assert _post_contact(adapter, _context(30_000))[0] == 202
+    assert _post_contact(adapter, lambda_context(remaining_ms=30_000))[0] == 202
     with clean_db.connect() as conn:
         conn.execute(text("LOCK TABLE contact_messages IN SHARE MODE"))
-        status, body, elapsed = _post_contact(adapter, _context(1_500))
+        status, body, elapsed = _post_contact(adapter, lambda_context(remaining_ms=1_500))
         conn.rollback()
     assert (status, body) == UNAVAILABLE
     assert elapsed < 5  # ended by the deadline, long before the 30 s statement timeout
     # The next invocation, with time to spare, writes normally.
-    assert _post_contact(adapter, _context(30_000))[0] == 202
+    assert _post_contact(adapter, lambda_context(remaining_ms=30_000))[0] == 202
 
 
 def test_no_time_left_is_a_503_without_touching_the_database(
     make_client: Any, clean_db: Engine
 ) -> None:
     adapter = make_client().adapter
-    status, body, _ = _post_contact(adapter, _context(int(lambda_host.MARGIN_SECONDS * 1000) - 1))
+    status, body, _ = _post_contact(
+        adapter, lambda_context(remaining_ms=int(lambda_host.MARGIN_SECONDS * 1000) - 1)
+    )
     assert (status, body) == UNAVAILABLE
     with clean_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM contact_messages")).scalar() == 0

@@ -8,7 +8,6 @@ PostgreSQL.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.support import free_port
 from tests.test_aws_secrets import LAMBDA_CREDENTIALS, SECRET_ARN, FakeSecretsManager
 
 
@@ -142,9 +142,7 @@ def test_a_rotated_password_is_read_again_on_a_refused_login(
 def test_other_connect_errors_keep_the_cached_secret(
     make_client: Any, secret_settings: dict[str, Any], password_cluster: Any
 ) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = int(sock.getsockname()[1])
+    closed = free_port()
     FakeSecretsManager.secrets = {SECRET_ARN: _secret(password_cluster, "any", port=closed)}
     client = make_client(**secret_settings)
     for _ in range(3):

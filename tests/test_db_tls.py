@@ -279,3 +279,29 @@ def test_system_is_the_os_trust_store_not_the_bundled_libpqs_build_directory(
     # The URL's own values reach libpq as given when they are files (no RDS bundle).
     args = db_tls.connect_args(Settings(database_url=f"{URL}?sslmode=verify-ca&sslrootcert=/c"))
     assert args == {"sslmode": "verify-ca", "sslrootcert": "/c"}
+
+
+def test_the_urls_own_libpq_parameters_win_over_the_defaults(
+    make_client: Any, database_url: str
+) -> None:
+    # The class of the CA bundle above: whatever the URL says explicitly reaches libpq, the
+    # app's defaults only fill in what it leaves out.
+    # (make_client sets DB_CONNECT_TIMEOUT: a URL's connect_timeout would have to agree with it)
+    url = f"{database_url}?application_name=my-site&keepalives_idle=5&connect_timeout=2"
+    client = make_client(database_url=url)
+    assert client.get("/health/ready").status == 200
+    with client.adapter.state["engine"].connect() as conn:
+        name = conn.execute(text("SHOW application_name")).scalar()
+        dsn = conn.connection.dbapi_connection.dsn
+    assert name == "my-site"
+    assert "keepalives_idle=5" in dsn and "connect_timeout=2" in dsn
+    assert "keepalives_count=3" in dsn  # a default the URL leaves out still applies
+
+
+def test_a_url_and_db_connect_timeout_that_disagree_stop_start_up() -> None:
+    from pydantic import ValidationError
+
+    from app.settings import Settings
+
+    with pytest.raises(ValidationError, match="connect_timeout=7 and DB_CONNECT_TIMEOUT=3"):
+        Settings(database_url=f"{URL}?connect_timeout=7", db_connect_timeout=3)

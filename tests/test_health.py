@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from typing import Any
 
 from tests.client import LambdaClient
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support import free_port
 
 
 def test_health_never_touches_the_database(make_client: Any) -> None:
-    client = make_client(database_url=f"postgresql+psycopg2://u@127.0.0.1:{_closed_port()}/db")
+    client = make_client(database_url=f"postgresql+psycopg2://u@127.0.0.1:{free_port()}/db")
     response = client.get("/health")
     assert (response.status, response.json()) == (200, {"status": "ok"})
 
@@ -27,7 +21,7 @@ def test_ready_reports_the_database(client: LambdaClient) -> None:
 
 
 def test_ready_is_503_when_the_database_is_unreachable(make_client: Any) -> None:
-    client = make_client(database_url=f"postgresql+psycopg2://u@127.0.0.1:{_closed_port()}/db")
+    client = make_client(database_url=f"postgresql+psycopg2://u@127.0.0.1:{free_port()}/db")
     response = client.get("/health/ready")
     assert (response.status, response.json()) == (
         503,

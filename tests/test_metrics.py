@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import time
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from app.aws import metrics
 from tests.client import LambdaClient
+from tests.support import free_port
 
 
 def _documents(output: str) -> list[dict[str, Any]]:
@@ -61,17 +61,11 @@ def test_a_contact_message_is_counted_without_its_content(
         assert value not in output
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_database_unavailable_answers_are_counted_per_function(
     make_client: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     down = make_client(
-        database_url=f"postgresql+psycopg2://u@127.0.0.1:{_closed_port()}/db",
+        database_url=f"postgresql+psycopg2://u@127.0.0.1:{free_port()}/db",
         aws_lambda_function_name="stack-ApiFunction-abc",
     )
     assert down.get("/projects").status == 503

@@ -6,7 +6,6 @@ A local HTTP server stands in for the pre-signed S3 URL CloudFormation puts in t
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy import text
 
 from tests.cloudformation import ResponseBucket, custom_resource_event, response_bucket
 from tests.conftest import lambda_context
+from tests.support import free_port
 from tests.test_migrations import HEAD
 
 
@@ -59,14 +59,11 @@ def test_delete_leaves_the_database_alone(make_client: Any, response_url: str) -
 def test_a_failed_migration_is_reported_not_left_waiting(
     make_client: Any, response_url: str
 ) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     adapter = make_client(database_url=f"postgresql+psycopg2://x@127.0.0.1:{port}/x").adapter
     # Connection attempts are retried while the invocation has time (a resuming Aurora):
     # with 5 s left (2.5 s of work budget), there is time for one, not for a second.
-    context = lambda_context()
-    context.get_remaining_time_in_millis = lambda: 5_000
+    context = lambda_context(remaining_ms=5_000)
     result = adapter.migrate(_event("Update", response_url), context)
     answer = _answer()
     assert answer["Status"] == "FAILED"

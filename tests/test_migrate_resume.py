@@ -36,15 +36,6 @@ def empty_database(database_url: str) -> Iterator[str]:
     server.dispose()
 
 
-def _context(remaining_ms: int) -> Any:
-    started = time.monotonic()
-    context = lambda_context()
-    context.get_remaining_time_in_millis = lambda: int(
-        remaining_ms - (time.monotonic() - started) * 1000
-    )
-    return context
-
-
 def test_migrate_waits_for_a_resuming_database(
     make_client: Any, empty_database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -52,7 +43,7 @@ def test_migrate_waits_for_a_resuming_database(
     with resuming_proxy(int(url.port or 5432), resume_seconds=5) as proxy:
         through = url.set(port=proxy.port).render_as_string(hide_password=False)
         adapter = make_client(database_url=through, db_connect_timeout=CONNECT_TIMEOUT).adapter
-        result = adapter.migrate({}, _context(60_000))
+        result = adapter.migrate({}, lambda_context(remaining_ms=60_000))
     assert result["applied"] == ALL
     assert proxy.accepted >= 2  # the first attempts timed out while it resumed
     retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
@@ -70,7 +61,9 @@ def test_migrate_gives_up_in_time_and_reports_failed(make_client: Any, empty_dat
         through = url.set(port=proxy.port).render_as_string(hide_password=False)
         adapter = make_client(database_url=through, db_connect_timeout=CONNECT_TIMEOUT).adapter
         started = time.monotonic()
-        result = adapter.migrate(custom_resource_event(bucket, "Update"), _context(12_000))
+        result = adapter.migrate(
+            custom_resource_event(bucket, "Update"), lambda_context(remaining_ms=12_000)
+        )
         elapsed = time.monotonic() - started
     assert elapsed < 12  # reported while the function still ran
     assert proxy.accepted >= 2

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from sqlalchemy import create_engine, text
 from app.aws import custom_resource
 from app.data.migrate import ADVISORY_LOCK_KEY
 from tests.cloudformation import ResponseBucket, custom_resource_event, response_bucket
+from tests.support import lambda_context
 from tests.test_migrations import HEAD
 
 
@@ -28,16 +28,6 @@ from tests.test_migrations import HEAD
 def response_url() -> Iterator[str]:
     with response_bucket() as url:
         yield url
-
-
-def _context(seconds: float) -> SimpleNamespace:
-    """A Lambda context whose remaining time counts down from `seconds`."""
-    end = time.monotonic() + seconds
-    return SimpleNamespace(
-        aws_request_id="req-deadline",
-        log_stream_name="2026/11/29/[$LATEST]deadline",
-        get_remaining_time_in_millis=lambda: max(0, int((end - time.monotonic()) * 1000)),
-    )
 
 
 def _wait_for_answers(count: int, limit_s: float = 30.0) -> None:
@@ -58,7 +48,10 @@ def _held_up_run(url: str, make_client: Any, response_url: str) -> tuple[bool, l
         lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
         run = threading.Thread(
             target=lambda: results.append(
-                adapter.migrate(custom_resource_event(response_url, "Update"), _context(6.0))
+                adapter.migrate(
+                    custom_resource_event(response_url, "Update"),
+                    lambda_context("req-deadline", remaining_ms=6_000),
+                )
             ),
             daemon=True,
         )
@@ -105,7 +98,10 @@ def test_a_run_that_finishes_in_time_is_answered_once_with_its_result(
     make_client: Any, response_url: str
 ) -> None:
     adapter = make_client().adapter
-    result = adapter.migrate(custom_resource_event(response_url, "Update"), _context(30.0))
+    result = adapter.migrate(
+        custom_resource_event(response_url, "Update"),
+        lambda_context("req-deadline", remaining_ms=30_000),
+    )
     time.sleep(0.2)  # a stray late answer would arrive here
     answers = [r["body"] for r in ResponseBucket.received]
     assert [(a["Status"], a["Data"]["Current"]) for a in answers] == [("SUCCESS", HEAD)]

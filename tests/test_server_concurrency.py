@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests.conftest import ADMIN_TOKEN, ADMIN_TOKEN_SHA256, ROOT
-from tests.postgres import _free_port
+from tests.support import free_port
 
 POOL_TIMEOUT = 5  # DB_CONNECT_TIMEOUT, also the pool's checkout timeout
 CONCURRENT = 8
@@ -26,7 +26,7 @@ CONCURRENT = 8
 
 @pytest.fixture
 def server(database_url: str, seeded_db: Engine) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DATABASE_URL": database_url,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from app.data import db_limits, db_tls, db_wait
@@ -74,6 +74,13 @@ def _postgres_engine(settings: Settings, url: str | URL) -> Engine:
         "tcp_user_timeout": settings.db_connect_timeout * 1000,
     }
     connect_args.update(db_tls.connect_args(settings))
+    # What the DATABASE_URL says explicitly reaches libpq: the defaults above fill in only what
+    # it leaves out (SQLAlchemy's connect_args would replace the URL's own query parameters).
+    # TLS is merged already (db_tls: the URL's sslmode/sslrootcert are the settings in effect).
+    given = make_url(url).query if isinstance(url, str) else {}
+    connect_args = {
+        k: v for k, v in connect_args.items() if k not in given or k in ("sslmode", "sslrootcert")
+    }
     # hide_parameters: a failed statement's error (and so its log line) never quotes the
     # values it was given, which are user data.
     engine = create_engine(url, connect_args=connect_args, hide_parameters=True, **options)

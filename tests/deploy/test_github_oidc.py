@@ -189,7 +189,11 @@ def test_the_deploy_role_can_do_what_sam_deploy_does(action: str) -> None:
 # -- what CloudFormation may do with the service role ----------------------------------------
 
 # Per resource type of the translated app template: the API calls CloudFormation makes to create,
-# update and delete it (each service's API reference, and its resource's CloudFormation handler).
+# update and delete it. For RDS and log groups these are from the `handlers` permission lists of
+# CloudFormation's resource provider schemas (aws-cloudformation/aws-cloudformation-resource-
+# providers-rds, -logs: aws-rds-dbcluster.json ...), less what this template's properties never
+# use (restores, global clusters, KMS keys of their own); the others from the services' API
+# references.
 NEEDS: dict[str, list[str]] = {
     "AWS::ApiGatewayV2::Api": [
         "apigateway:POST",
@@ -201,7 +205,11 @@ NEEDS: dict[str, list[str]] = {
         "apigateway:POST",
         "apigateway:PATCH",
         "apigateway:DELETE",
-        # Access logging to CloudWatch Logs.
+        # Access logging to CloudWatch Logs (the API Gateway guide's "Permissions to activate
+        # logging" for HTTP APIs).
+        "logs:DescribeLogStreams",
+        "logs:GetLogEvents",
+        "logs:FilterLogEvents",
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
         "logs:UpdateLogDelivery",
@@ -312,6 +320,7 @@ NEEDS: dict[str, list[str]] = {
         "lambda:DeleteFunction",
     ],
     "AWS::Logs::LogGroup": [
+        "logs:TagLogGroup",
         "logs:CreateLogGroup",
         "logs:PutRetentionPolicy",
         "logs:DescribeLogGroups",
@@ -337,12 +346,14 @@ NEEDS: dict[str, list[str]] = {
         "rds:ModifyDBClusterParameterGroup",
         "rds:DescribeDBClusterParameters",
         "rds:DeleteDBClusterParameterGroup",
+        "rds:ResetDBClusterParameterGroup",
     ],
     "AWS::RDS::DBInstance": [
         "rds:CreateDBInstance",
         "rds:DescribeDBInstances",
         "rds:ModifyDBInstance",
         "rds:DeleteDBInstance",
+        "rds:RebootDBInstance",
     ],
     "AWS::RDS::DBProxy": [
         "rds:CreateDBProxy",

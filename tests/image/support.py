@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -15,6 +14,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests import support
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,13 +103,7 @@ def host_arch() -> str:
 
 def free_port() -> int:
     """A loopback port whose +10000 neighbour (the emulator's runtime API) is valid too."""
-    for _ in range(100):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port < 55000:
-            return port
-    raise RuntimeError("no free port below 55000")
+    return support.free_port(below=55000)
 
 
 class Emulator:

@@ -14,7 +14,6 @@ database down, admin access not configured, ...).
 from __future__ import annotations
 
 import os
-import socket
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -40,6 +39,7 @@ from app.main import create_app
 from app.settings import Settings
 from scripts.generate_events import MESSAGE_ID
 from tests.conftest import ADMIN_TOKEN, ADMIN_TOKEN_SHA256, SAMPLE_PROJECT
+from tests.support import free_port
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -101,12 +101,6 @@ def test_fuzz_schema(case: Any, fuzz_app: FastAPI, clean_db: Engine) -> None:
         SEEN[(case.method, case.operation.path)].add(response.status_code)
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def clients(database_url: str, seeded_db: Engine) -> Iterator[dict[str, TestClient]]:
     """The app as configured, with the database unreachable, and with no admin token."""
@@ -114,7 +108,7 @@ def clients(database_url: str, seeded_db: Engine) -> Iterator[dict[str, TestClie
 
     apps = {
         "ok": create_app(_settings(database_url)),
-        "db_down": create_app(_settings(f"postgresql+psycopg2://u@127.0.0.1:{_closed_port()}/db")),
+        "db_down": create_app(_settings(f"postgresql+psycopg2://u@127.0.0.1:{free_port()}/db")),
         "no_admin": create_app(_settings(database_url, admin_token_sha256=None)),
         "one_message": create_app(
             _settings(database_url, contact_rate_limit=1, contact_client_key="own-allowance")

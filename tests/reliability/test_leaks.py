@@ -4,7 +4,6 @@ logs hold neither contact messages (personal data) nor the admin token nor DB cr
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 import pytest
@@ -13,15 +12,10 @@ from sqlalchemy import text
 from app.data import crud
 from tests.client import LambdaClient
 from tests.conftest import ADMIN_TOKEN, ADMIN_TOKEN_SHA256
+from tests.support import free_port
 
 DB_PASSWORD = "pw-9f1c2e-never-shown"
 NO_STORE = "no-store"
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _secrets(url: str) -> list[str]:
@@ -46,7 +40,7 @@ def _assert_clean(text_: str, url: str) -> None:
 
 @pytest.fixture
 def down_url() -> str:
-    return f"postgresql+psycopg2://portfolio:{DB_PASSWORD}@127.0.0.1:{_closed_port()}/portfolio"
+    return f"postgresql+psycopg2://portfolio:{DB_PASSWORD}@127.0.0.1:{free_port()}/portfolio"
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,6 @@ only then.
 
 from __future__ import annotations
 
-import time
-from types import SimpleNamespace
 from typing import Any
 
 from tests.client import LambdaClient
@@ -19,16 +17,6 @@ from tests.conftest import lambda_context
 from tests.reliability.conftest import FaultDB
 
 UNAVAILABLE = (503, {"detail": "database unavailable, try again shortly"})
-
-
-def _context(remaining_ms: int) -> SimpleNamespace:
-    """Lambda's context for an invocation with `remaining_ms` left when it starts."""
-    started = time.monotonic()
-    context = lambda_context()
-    context.get_remaining_time_in_millis = lambda: int(
-        remaining_ms - (time.monotonic() - started) * 1000
-    )
-    return context
 
 
 def _pooled_client(make_client: Any, faults: FaultDB) -> tuple[LambdaClient, int]:
@@ -42,7 +30,9 @@ def _pooled_client(make_client: Any, faults: FaultDB) -> tuple[LambdaClient, int
 def _get(client: LambdaClient, path: str, remaining_ms: int) -> tuple[int, Any]:
     from scripts.generate_events import http_v2
 
-    response = client.handler(http_v2({"method": "GET", "path": path}), _context(remaining_ms))
+    response = client.handler(
+        http_v2({"method": "GET", "path": path}), lambda_context(remaining_ms=remaining_ms)
+    )
     return response["statusCode"], client_json(response)
 
 

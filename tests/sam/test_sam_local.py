@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from tests.cloudformation import PHYSICAL_ID, ResponseBucket, custom_resource_event, response_bucket
 from tests.conftest import ADMIN_TOKEN, ADMIN_TOKEN_SHA256, EVENTS, expected_statuses
+from tests.support import free_port
 from tests.workflows.support import SERVICE_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -327,15 +328,9 @@ def test_migrate_function_answers_cloudformation(
 # -- sam local start-api ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def start_api(sam_build: Path, env_vars: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     log = (sam_build.parent.parent / "start-api.log").open("w")
     process = subprocess.Popen(
         [

@@ -1,14 +1,19 @@
-"""The README's bare SAM commands, run as written in a copy of the working tree: `sam build`,
-`sam local invoke MigrateFunction`, `sam local invoke ApiFunction -e events/...` and
-`sam local start-api`, with nothing but samconfig.toml's `local_*` sections (the checked-in
-sam-local.env.json and the `portfolio-local` network) to point them at the database.
+"""The documents' bare SAM commands, run as written in a copy of the working tree.
 
-The database is the Compose stack's, as the README says: the offline PostgreSQL stand-in on the
-`portfolio-local` network under the name `db` (what `docker compose up` gives it). The
-architecture is the template's (arm64 as shipped; on this x86_64 host it builds and runs under
-qemu). One machine-specific change, made in the copy
-only: python:3.11-slim cannot be pulled here, so the template's DockerBuildArgs name the offline
-base (plus this host's CA bundle for pip behind a TLS-inspecting proxy).
+First, with nothing else running (issue 17, section 7): `sam build`, then `sam local invoke
+ApiFunction -e events/alb/get-health.json` answers 200 and a database route a 503 that says how
+to start the database. samconfig.toml once named the Compose network, which does not exist
+before `docker compose up`: SAM CLI crashed with a NotFound traceback.
+
+Then with the Compose stack's database: `sam local invoke MigrateFunction`, `sam local invoke
+ApiFunction -e events/...` and `sam local start-api`, each with `--docker-network
+portfolio-local`, and samconfig.toml's `local_*` sections (the checked-in sam-local.env.json)
+pointing them at the database: the offline PostgreSQL stand-in on the `portfolio-local`
+network under the name `db` (what `docker compose up` gives it). The architecture is the
+template's (arm64 as shipped; on this x86_64 host it builds and runs under qemu). One
+machine-specific change, made in the copy only: python:3.11-slim cannot be pulled here, so the
+template's DockerBuildArgs name the offline base (plus this host's CA bundle for pip behind a
+TLS-inspecting proxy).
 """
 
 from __future__ import annotations
@@ -36,11 +41,16 @@ from tests.workflows.support import (
 
 pytestmark = [pytest.mark.sam, pytest.mark.image]
 
-BUILD = readme.command("sam build")
-MIGRATE = readme.command("sam local invoke MigrateFunction")
-INVOKE = readme.command("sam local invoke ApiFunction -e events/http-v2/get-projects.json")
-START_API = readme.command("sam local start-api")
 NETWORK = "portfolio-local"
+BUILD = readme.command("sam build")
+HEALTH = readme.command("sam local invoke ApiFunction -e events/alb/get-health.json")
+NO_DATABASE = readme.command("sam local invoke ApiFunction -e events/alb/get-projects.json")
+MIGRATE = readme.command("sam local invoke MigrateFunction --docker-network portfolio-local")
+INVOKE = readme.command(
+    "sam local invoke ApiFunction -e events/http-v2/get-projects.json --docker-network "
+    "portfolio-local"
+)
+START_API = readme.command("sam local start-api --docker-network portfolio-local")
 DB = "portfolio-workflows-sam-db"
 
 
@@ -57,7 +67,8 @@ def resolved_architecture(work: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A copy of the working tree after `sam build`, as the documents show it."""
     work = copy_of_the_working_tree(tmp_path_factory.mktemp("sam-bare") / "portfolio")
     arch = {"x86_64": "amd64", "arm64": "arm64"}[resolved_architecture(work)]
     base = base_with_host_ca(f"localhost/portfolio-workflows-test-base:{arch}", arch)
@@ -72,6 +83,14 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
         AWS_DEFAULT_REGION="us-east-1",
         HOME=str(work),
     )
+    run_line(BUILD, work, env, 3000)
+    return work, env
+
+
+@pytest.fixture(scope="module")
+def project(built: tuple[Path, dict[str, str]]) -> Iterator[tuple[Path, dict[str, str]]]:
+    """The built copy, with the Compose stack's database up on its network."""
+    work, env = built
     image = run_line("make postgres-image", work, env, 1200).strip().splitlines()[-1]
     subprocess.run(["podman", "rm", "-f", DB], capture_output=True, check=False)
     created = subprocess.run(
@@ -84,12 +103,25 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
         capture_output=True, check=True,
     )  # fmt: skip
     try:
-        run_line(BUILD, work, env, 3000)
         yield work, env
     finally:
         subprocess.run(["podman", "rm", "-f", DB], capture_output=True, check=False)
         if created.returncode == 0:  # ours: leave a network someone else made
             subprocess.run(["podman", "network", "rm", NETWORK], capture_output=True, check=False)
+
+
+def test_the_first_step_needs_no_compose_stack(built: tuple[Path, dict[str, str]]) -> None:
+    work, env = built
+    # The state of a new user's machine: no Compose stack, so no network of that name.
+    absent = subprocess.run(["podman", "network", "exists", NETWORK], check=False)
+    assert absent.returncode == 1, f"{NETWORK} exists (left over?): this test needs it absent"
+    health = _last_json(run_line(HEALTH, work, env, 600))
+    assert health["statusCode"] == 200, health
+    assert json.loads(str(health["body"]))["status"] == "ok"
+    projects = _last_json(run_line(NO_DATABASE, work, env, 600))
+    assert projects["statusCode"] == 503, projects
+    detail = json.loads(str(projects["body"]))["detail"]
+    assert "docker compose up" in detail and f"--docker-network {NETWORK}" in detail, detail
 
 
 def _last_json(output: str) -> dict[str, object]:

@@ -195,7 +195,7 @@ def test_create_mode_builds_a_scale_to_zero_aurora_in_private_subnets() -> None:
     props = cluster["Properties"]
     assert props["Engine"] == "aurora-postgresql"
     assert props["ServerlessV2ScalingConfiguration"]["MinCapacity"] == {"Ref": "DbMinCapacity"}
-    assert PARAMETERS["DbMinCapacity"]["Default"] == 0
+    assert PARAMETERS["DbMinCapacity"]["Default"] == "0"
     # 0 ACU needs Aurora PostgreSQL 16.3+ (or 15.7+, 14.12+, 13.15+).
     major, minor = (int(p) for p in PARAMETERS["DbEngineVersion"]["Default"].split("."))
     assert (major, minor) >= (16, 3)
@@ -209,8 +209,13 @@ def test_create_mode_builds_a_scale_to_zero_aurora_in_private_subnets() -> None:
     )
     subnets = of_type("AWS::EC2::Subnet")
     assert len(subnets) == 2
+    # A zone parameter each, whose empty default is the zone earlier versions picked.
     assert {str(s["Properties"]["AvailabilityZone"]) for s in subnets.values()} == {
-        str({"Fn::Select": [i, {"Fn::GetAZs": ""}]}) for i in (0, 1)
+        str({"Fn::If": [f"HasAvailabilityZone{x}", {"Ref": f"AvailabilityZone{x}"}, pick]})
+        for x, pick in (
+            ("A", {"Fn::Select": [0, {"Fn::GetAZs": ""}]}),
+            ("B", {"Fn::Select": [1, {"Fn::GetAZs": ""}]}),
+        )
     }
     assert not of_type("AWS::EC2::InternetGateway") and not of_type("AWS::EC2::NatGateway")
 
@@ -251,10 +256,26 @@ def test_the_admin_digest_comes_from_ssm_or_secrets_manager_with_no_default() ->
     value = functions()["ApiFunction"]["Properties"]["Environment"]["Variables"][
         "ADMIN_TOKEN_SHA256"
     ]
-    condition, from_ssm, from_secrets = value["Fn::If"]
-    assert condition == "AdminDigestInSsm"
-    assert from_ssm == {"Fn::Sub": "{{resolve:ssm:${AdminTokenDigestName}}}"}
-    assert from_secrets == {"Fn::Sub": "{{resolve:secretsmanager:${AdminTokenDigestName}}}"}
+    condition, versioned, unversioned = value["Fn::If"]
+    assert condition == "HasAdminDigestVersion"
+    assert versioned == {
+        "Fn::If": [
+            "AdminDigestInSsm",
+            {"Fn::Sub": "{{resolve:ssm:${AdminTokenDigestName}:${AdminTokenDigestVersion}}}"},
+            {
+                "Fn::Sub": "{{resolve:secretsmanager:${AdminTokenDigestName}"
+                ":SecretString:::${AdminTokenDigestVersion}}}"
+            },
+        ]
+    }
+    # Without a version (sam local only: the AdminDigestNeedsAVersion rule refuses a deploy).
+    assert unversioned == {
+        "Fn::If": [
+            "AdminDigestInSsm",
+            {"Fn::Sub": "{{resolve:ssm:${AdminTokenDigestName}}}"},
+            {"Fn::Sub": "{{resolve:secretsmanager:${AdminTokenDigestName}}}"},
+        ]
+    }
 
 
 def _statements() -> Iterator[tuple[str, dict[str, Any]]]:

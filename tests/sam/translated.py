@@ -38,7 +38,12 @@ PSEUDO = {
     "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/portfolio-backend/0a1b",
 }
 # What a user must give (no default on purpose); everything else keeps its default.
-REQUIRED = {"AdminTokenDigestName": "/portfolio/admin-token-sha256"}
+REQUIRED = {
+    "AdminTokenDigestName": "/portfolio/admin-token-sha256",
+    # Not required by the parameter (sam local needs none) but by the AdminDigestNeedsAVersion
+    # rule, which a deploy evaluates: 1 is the first put-parameter's version.
+    "AdminTokenDigestVersion": "1",
+}
 EXISTING_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:portfolio/db-AbCdEf"
 NO_VALUE = object()
 
@@ -235,6 +240,32 @@ class Stack:
                     seen.add(dependency)
                     todo.append(dependency)
         return seen
+
+    def failed_rules(self) -> list[str]:
+        """The rules (Rules section) whose condition holds and an assertion fails: what
+        CloudFormation refuses the stack operation for, before it touches any resource.
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-rules.html
+        """
+
+        def value(node: Any) -> Any:
+            if isinstance(node, dict) and len(node) == 1:
+                ((fn, arg),) = node.items()
+                if fn == "Fn::EachMemberEquals":
+                    items, expected = value(arg[0]), value(arg[1])
+                    return all(item == expected for item in items)
+                if fn == "Fn::Contains":
+                    return value(arg[1]) in [value(item) for item in arg[0]]
+                if fn in ("Fn::Not", "Fn::And", "Fn::Or", "Fn::Equals"):
+                    return self.value({fn: [value(a) for a in arg]})
+            return self.value(node)
+
+        failed = []
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not value(rule["RuleCondition"]):
+                continue
+            if not all(value(a["Assert"]) for a in rule["Assertions"]):
+                failed.append(name)
+        return failed
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {n: r for n, r in self.resources.items() if r["Type"] == kind}

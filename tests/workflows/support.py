@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -14,17 +13,12 @@ from pathlib import Path
 import httpx
 
 from app.settings import Settings
+from tests.support import free_port  # noqa: F401 - the workflow tests import it from here
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 # Figures measured by the workflow tests (printed by conftest.py, never asserted).
 FIGURES: dict[str, object] = {}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # What the service reads: a user's shell has none of it unless the README says to set it, and a

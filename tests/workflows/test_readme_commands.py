@@ -48,14 +48,38 @@ EXERCISED: dict[str, str] = {
         "tests/workflows/test_make_local.py::test_make_local_and_invoke"
     ),
     # python:3.11-slim cannot be pulled here: the copy's template names the offline base.
-    "sam build": "tests/sam/test_sam_local_bare.py::test_bare_invoke",
-    "sam local invoke MigrateFunction": ("tests/sam/test_sam_local_bare.py::test_bare_invoke"),
-    "sam local invoke ApiFunction -e events/http-v2/get-projects.json": (
+    "sam build": "tests/sam/test_sam_local_bare.py::test_the_first_step_needs_no_compose_stack",
+    "sam local invoke ApiFunction -e events/alb/get-health.json": (
+        "tests/sam/test_sam_local_bare.py::test_the_first_step_needs_no_compose_stack"
+    ),
+    "sam local invoke ApiFunction -e events/alb/get-projects.json": (
+        "tests/sam/test_sam_local_bare.py::test_the_first_step_needs_no_compose_stack"
+    ),
+    "sam local invoke MigrateFunction --docker-network portfolio-local": (
         "tests/sam/test_sam_local_bare.py::test_bare_invoke"
     ),
-    "sam local start-api": "tests/sam/test_sam_local_bare.py::test_bare_start_api",
+    "sam local invoke ApiFunction -e events/http-v2/get-projects.json --docker-network "
+    "portfolio-local": "tests/sam/test_sam_local_bare.py::test_bare_invoke",
+    "sam local start-api --docker-network portfolio-local": (
+        "tests/sam/test_sam_local_bare.py::test_bare_start_api"
+    ),
     "TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))'); echo \"$TOKEN\"": (
         "tests/workflows/test_readme_commands.py::test_the_token_recipe_prints_a_fresh_token"
+    ),
+    # docs/deploy.md: the offline parts of the region, rotation and image clean-up recipes.
+    "REGION=$(sed -n 's/^region = \"\\(.*\\)\"$/\\1/p' samconfig.toml)": (
+        "tests/workflows/test_deploy_docs.py::"
+        "test_the_region_line_reads_the_region_the_guided_deploy_saved"
+    ),
+    'sed -i \'s/AdminTokenDigestVersion=\\\\"[0-9a-f-]*\\\\"/AdminTokenDigestVersion=\\\\"\''
+    '"$VERSION"'
+    "'\\\\\"/' samconfig.toml": (
+        "tests/workflows/test_deploy_docs.py::"
+        "test_the_rotation_moves_the_saved_digest_version_and_nothing_else"
+    ),
+    'PREFIX="portfoliobackend$(printf %s portfolio-backend | md5sum | cut -c1-8)/"': (
+        "tests/workflows/test_deploy_docs.py::"
+        "test_the_repository_query_selects_the_repositories_sam_creates_and_no_others"
     ),
 }
 
@@ -87,8 +111,26 @@ NOT_RUN_HERE: dict[str, str] = {
     """'{"slug":"hello","title":"Hello","summary":"First","body":"# Hi","tags":[],"""
     """"published":true}'""": "a deployed stack's URL",
     "sam logs --stack-name portfolio-backend --tail": "AWS account (CloudWatch Logs)",
-    "aws rds describe-db-engine-versions --engine aurora-postgresql --query "
-    "'DBEngineVersions[].EngineVersion' --output text": "AWS account (RDS API)",
+    'aws rds describe-db-engine-versions --engine aurora-postgresql --region "$REGION" '
+    "--query 'DBEngineVersions[].EngineVersion' --output text": "AWS account (RDS API)",
+    "aws ec2 describe-availability-zones --region us-east-1 --query "
+    "'AvailabilityZones[].[ZoneName,ZoneId]' --output text": "AWS account (EC2 API)",
+    'aws rds describe-db-clusters --region "$REGION" --query '
+    "'DBClusters[].[DBClusterIdentifier,EngineVersion]' --output text": "AWS account (RDS API)",
+    'aws rds create-db-cluster-snapshot --region "$REGION" --db-cluster-identifier CLUSTER '
+    "--db-cluster-snapshot-identifier portfolio-before-major-upgrade": "AWS account (RDS API)",
+    "VERSION=$(aws ssm put-parameter --name /portfolio/admin-token-sha256 --type String "
+    '--overwrite --value "$(printf %s "$TOKEN" | sha256sum | cut -d\' \' -f1)" --query Version '
+    "--output text)": "AWS account (SSM); the sed line after it runs in test_deploy_docs.py",
+    "sam deploy": "AWS account; test_deploy_docs.py checks what it reads from samconfig.toml",
+    'REPOS=$(aws ecr describe-repositories --region "$REGION" --output text --query '
+    "\"repositories[?starts_with(repositoryName, '$PREFIX')].repositoryName\")": "AWS account "
+    "(ECR); test_deploy_docs.py evaluates its --query against SAM CLI's repository names",
+    'for repo in $REPOS; do aws ecr put-lifecycle-policy --region "$REGION" --repository-name '
+    '"$repo" --lifecycle-policy-text file://scripts/ecr-lifecycle-policy.json; done': "AWS account "
+    "(ECR); test_deploy_docs.py checks the policy file",
+    "sam deploy --parameter-overrides DbDeletionProtection=false": "AWS account; the parameter "
+    "is translated by tests/sam/test_deploy_review.py",
     "sam deploy --parameter-overrides DbEngineVersion=17.9": "AWS account; the template with "
     "that engine version is translated and linted by tests/sam",
     "sam delete --stack-name portfolio-backend": "AWS account",
@@ -118,6 +160,8 @@ NOT_RUN_HERE: dict[str, str] = {
     "tests/image/test_reliability_hardening.py": "part of the suite (make test runs it)",
     ".venv/bin/python -m pytest -m slow tests/reliability/test_unicode_fuzz.py": "part of the "
     "suite (its slow tier; make test runs it)",
+    ".venv/bin/python -m pytest -m slow tests/reliability/test_event_mutations.py": "part of "
+    "the suite (its slow tier; make test runs it)",
     "LOAD_INVOCATIONS=500 .venv/bin/python -m pytest -m image -s "
     "tests/image/test_reliability_load.py": "part of the suite at LOAD_INVOCATIONS' default",
 }
