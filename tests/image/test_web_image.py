@@ -24,6 +24,7 @@ from tests.image.support import (
     INVOKE_PATH,
     LOCKED_DOWN,
     BuiltImage,
+    build_image,
     engine,
     engine_name,
     free_port,
@@ -50,7 +51,7 @@ class Container:
             "run", "--detach", "--name", self.name, "--platform", f"linux/{image.arch}",
             *LOCKED_DOWN, *_ulimits(), "--network", "host", *env_flags, *flags, image.tag,
         )  # fmt: skip
-        scenarios.wait_until_serving(self.port, alive=self._running)
+        scenarios.wait_until_serving(self.port, timeout=600, alive=self._running)
 
     def _running(self) -> bool:
         done = engine("inspect", "--format", "{{.State.Running}}", self.name, check=False)
@@ -196,3 +197,17 @@ def test_the_same_entry_point_runs_the_lambda_runtime_client_under_the_emulator(
         assert json.loads(answer["body"]) == {"status": "ok"}
     finally:
         engine("rm", "-f", name, check=False)
+
+
+@pytest.mark.arm64
+@pytest.mark.timeout(3000)
+def test_the_arm64_image_serves_http_under_qemu(database_url: str, clean_db: Engine) -> None:
+    built = build_image("portfolio-backend:arm64", "arm64")
+    assert built.inspect()["Architecture"] == "arm64"
+    server = Container(built, {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "1"})
+    try:
+        scenarios.health_and_database_routes_answer(server.port)
+        server.terminate()
+        assert server.wait(120) == 0
+    finally:
+        server.stop()
