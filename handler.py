@@ -10,6 +10,7 @@ the lookup of `handler.handler` fails.
 from __future__ import annotations
 
 import atexit
+import signal
 import sys
 from typing import Any
 
@@ -17,7 +18,6 @@ from typing import Any
 # ImportError as "no". None of ours do: marking it absent saves ~13 ms and ~1.7 MB at INIT.
 sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
 
-from app.hosts.lambda_host import LambdaAdapter, exit_on_sigterm  # noqa: E402
 from app.logging_setup import configure as configure_logging  # noqa: E402
 from app.settings import SettingsError, get_settings  # noqa: E402
 
@@ -30,7 +30,22 @@ except SettingsError as error:
 else:
     invalid_settings = None
     configure_logging(settings)
-    adapter = LambdaAdapter(settings)
+    engine = None
+    if settings.aws_lambda_runtime_api:
+        # Inside a Lambda runtime the engine comes first and connects in a background thread
+        # while the rest of the app (FastAPI above all) is imported: INIT never waits on the
+        # database, and the first request finds the connection open (app/data/warmup.py).
+        # One pooled connection, as LambdaAdapter sizes it (one event at a time). SIGTERM is
+        # blocked first: every thread must inherit the mask (see exit_on_sigterm).
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        from app.data import warmup
+        from app.engine import engine_for
+
+        engine = engine_for(settings.model_copy(update={"db_pool_size": 1}))
+        warmup.start(engine)
+    from app.hosts.lambda_host import LambdaAdapter
+
+    adapter = LambdaAdapter(settings, engine=engine)
     atexit.register(adapter.shutdown)
 
 
@@ -78,4 +93,6 @@ def migrate(event: Any, context: Any) -> dict[str, Any]:
 # Only inside a Lambda runtime, never in tests or scripts; with invalid settings there is no
 # engine to dispose.
 if invalid_settings is None and settings.aws_lambda_runtime_api:
+    from app.hosts.lambda_host import exit_on_sigterm
+
     exit_on_sigterm(adapter, settings.aws_lambda_runtime_api)

@@ -16,7 +16,8 @@ from sqlalchemy import create_engine, insert, text
 SEED_PROJECTS = 12
 
 
-def _seed(url: str) -> None:
+def seed(url: str) -> None:
+    """Migrate the database at `url` and replace its projects with the bench's."""
     from app.data.migrate import migrate
     from app.data.tables import project_tags, projects
 
@@ -58,11 +59,11 @@ def bench_database() -> Iterator[str]:
     """Yield the URL of a migrated, seeded database; BENCH_DATABASE_URL uses an existing one."""
     given = os.environ.get("BENCH_DATABASE_URL")
     if given:
-        _seed(given)
+        seed(given)
         yield given
         return
     from tests.postgres import throwaway_cluster
 
     with throwaway_cluster() as cluster:
-        _seed(cluster.url)
+        seed(cluster.url)
         yield cluster.url

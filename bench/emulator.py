@@ -8,6 +8,7 @@ host network so the database on loopback is reachable), obtained from it under D
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import subprocess
 import time
@@ -95,6 +96,23 @@ class Emulated:
         )
 
 
+def cpu_ms(pid: int | None) -> float | None:
+    """CPU time (user + system, all its threads, living and ended) a process has used, in ms.
+
+    Unlike wall time it hardly moves with the load other jobs put on a shared machine: a
+    process that waits for a core is not charged for the wait. Kernel ticks: 10 ms steps.
+    """
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    # After the command name: state is field 3, utime and stime fields 14 and 15 (proc(5)).
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def memory_kb(pid: int | None) -> dict[str, int]:
     """VmHWM (peak RSS) and VmRSS of a process, in kB ({} if it is gone)."""
     if pid is None:
@@ -118,11 +136,13 @@ def start(
     database_url: str,
     arch: str,
     extra_env: dict[str, str] | None = None,
+    volumes: list[str] | None = None,
 ) -> Emulated:
     """Start a fresh container of `tag` the way `make local` does; do not wait for it.
 
-    `extra_env` adds variables for the probes (PYTHONVERBOSE, PYTHONPROFILEIMPORTTIME), never
-    for timed runs.
+    `extra_env` adds variables: the probes' (PYTHONVERBOSE, PYTHONPROFILEIMPORTTIME), and the
+    production-like link's (bench/dblink.py), which `volumes` (HOST:CONTAINER:ro) completes with
+    its CA.
     """
     command = engine_command(
         "run-local",
@@ -139,6 +159,8 @@ def start(
     at = command.index(tag)
     for key, value in (extra_env or {}).items():
         command[at:at] = ["-e", f"{key}={value}"]
+    for volume in volumes or []:
+        command[at:at] = ["-v", volume]
     subprocess.run(
         ["podman", "rm", "--force", "--time", "0", name], check=False, capture_output=True
     )

@@ -11,13 +11,13 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-ENGINE_SH = ROOT / "scripts" / "engine.sh"
 TAG_PREFIX = "localhost/portfolio-bench-"
 OFFICIAL_BASE = "python:3.11-slim"
 # The newer interpreter of the optional comparison row (--newer-python), and the Debian suite
@@ -39,6 +39,8 @@ class ImageSpec:
     serves_app: bool = True
     # Built on the newer-Python base (newer_base) instead of the shared one.
     newer_python: bool = False
+    # The project as it was at this git commit or branch, built by that commit's own scripts.
+    ref: str | None = None
 
     @property
     def tag(self) -> str:
@@ -82,10 +84,27 @@ PROJECT_NEWER = ImageSpec(
 )
 
 
-def engine_sh(*args: str, env: dict[str, str] | None = None, quiet: bool = False) -> str:
-    """Run scripts/engine.sh and return its stdout (its log lines go to our stderr)."""
+def ref_spec(ref: str) -> ImageSpec:
+    """The project at git `ref` (a commit or branch), for before/after figures in one run."""
+    return ImageSpec("project-ref", f"project image at {ref}", None, ROOT, ref=ref)
+
+
+def _export(ref: str, into: Path) -> None:
+    """The tree of `ref` (committed files only) in `into`."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", ref],
+        check=True,
+        stdout=subprocess.PIPE,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+
+
+def engine_sh(
+    *args: str, env: dict[str, str] | None = None, quiet: bool = False, root: Path = ROOT
+) -> str:
+    """Run scripts/engine.sh (of `root`) and return its stdout (its log lines go to stderr)."""
     result = subprocess.run(
-        ["bash", str(ENGINE_SH), *args],
+        ["bash", str(root / "scripts" / "engine.sh"), *args],
         check=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL if quiet else None,
@@ -160,6 +179,11 @@ def image_exists(tag: str) -> bool:
 def build(spec: ImageSpec, base: str, arch: str) -> float:
     """Build `spec` on `base`; return the seconds it took (cached layers make rebuilds quick)."""
     start = time.monotonic()
+    if spec.ref is not None:
+        with tempfile.TemporaryDirectory(prefix="portfolio-bench-ref-") as tree:
+            _export(spec.ref, Path(tree))
+            engine_sh("build", spec.tag, arch, base, root=Path(tree))
+        return time.monotonic() - start
     if spec.dockerfile is None:
         engine_sh("build", spec.tag, arch, base)
         return time.monotonic() - start

@@ -122,8 +122,8 @@ def test_the_statement_timeout_holds_in_every_transaction(limited: Engine) -> No
     raw = limited.raw_connection()
     try:
         cursor = raw.cursor()
-        cursor.execute("SHOW statement_timeout")  # outside SQLAlchemy: the session's value
-        assert cursor.fetchone() == ("0",)
+        cursor.execute("SHOW statement_timeout")  # outside SQLAlchemy: the session's value,
+        assert cursor.fetchone() == ("5s",)  # the role's default (migration 0004), untouched
     finally:
         raw.close()
 

@@ -18,7 +18,11 @@ NEVER_AT_START = [
     "sqlalchemy.orm",
     "alembic",
     "pydantic.v1",
+    "pydantic_settings",
+    "dotenv",
     "app.data.migrate",
+    "app.data.idempotency",
+    "app.data.ratelimit",
     "app.aws.aws_secrets",
     "app.aws.custom_resource",
     "app.hosts.http_host",
@@ -66,7 +70,12 @@ def test_the_check_reports_a_heavy_module_that_is_loaded(preload: str) -> None:
 
 
 def test_module_count_budget() -> None:
-    # 572 at the time of writing; the dependency floor (awslambdaric + fastapi +
-    # sqlalchemy.orm + psycopg2 + mangum) loads 550. A jump means a new start-path import.
+    # 554 at the time of writing (588 before issue 19: pydantic-settings with dotenv,
+    # argparse and gettext, and the write-only idempotency and rate-limit modules); the
+    # dependency floor (awslambdaric + fastapi + sqlalchemy.orm + psycopg2 + mangum) loads
+    # 550. A jump means a new start-path import. 566 with the paused-database fallback
+    # (docs/paused-database.md): its 12 modules (app/fallback, the S3 client and its signer,
+    # the ETag middleware) cost ~5 ms of self import time (python -X importtime, median of 5),
+    # on the start path by design: a cold start during a pause is when they answer.
     modules = _modules_after_import(ENV)
-    assert len(modules) < 600, len(modules)
+    assert len(modules) <= 568, len(modules)

@@ -110,3 +110,39 @@ def test_a_postgres_url_builds_an_engine(monkeypatch: pytest.MonkeyPatch) -> Non
     engine = build_engine(load_settings())
     assert engine.dialect.driver == "psycopg2"
     engine.dispose()
+
+
+def test_dotenv_file_is_read_and_the_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    # `make run` reads .env from the working directory (the fixture chdir'd to tmp_path).
+    from pathlib import Path
+
+    Path(".env").write_text("LOG_LEVEL=DEBUG\nAPI_BASE_PATH=v2\nNOT_A_SETTING=x\n")
+    monkeypatch.setenv("API_BASE_PATH", "v1")
+    settings = load_settings()
+    assert (settings.log_level, settings.api_base_path) == ("DEBUG", "/v1")
+
+
+def test_invalid_value_in_the_dotenv_file_names_the_variable() -> None:
+    from pathlib import Path
+
+    Path(".env").write_text("DB_CONNECT_TIMEOUT=soon\n")
+    with pytest.raises(SettingsError, match="DB_CONNECT_TIMEOUT"):
+        load_settings()
+
+
+def test_empty_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SAM templates declare every variable `sam local --env-vars` may set, "" when unset.
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("DB_CONNECT_TIMEOUT", "")
+    settings = load_settings()
+    assert (settings.database_url, settings.db_connect_timeout) == (DEFAULT_DATABASE_URL, 3)
+
+
+def test_values_given_to_the_model_do_not_read_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")
+    assert Settings(database_url="sqlite://").log_level == "INFO"
+    assert load_settings().log_level == "ERROR"

@@ -19,11 +19,11 @@ RUNTIME = {
     "psycopg2-binary",
     "awslambdaric",
     "alembic",
-    "pydantic-settings",
     # The HTTP host's server (issue 16), and its CLI dependency pinned to what aws-sam-cli
     # (a development tool) requires exactly.
     "uvicorn==0.54.0",
     "click==8.1.8",
+    "python-dotenv",
 }
 
 

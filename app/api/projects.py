@@ -6,15 +6,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
-from app.api import idempotent, schemas
-from app.api.deps import DbConnection
+from app.api import schemas
+from app.api.deps import DbConnection, DbReader
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
-from app.data import crud, idempotency
+from app.data import crud
+from app.fallback import publishing
+from app.fallback import reads as fallback_reads
 from app.security import Admin, is_admin_attempt, require_admin
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
+# The admin's writes: included after every public router (app/main.py), so a public request
+# never reaches them and FastAPI, which prepares an included router's routes when a request is
+# first matched against them, does not prepare them before a public request is answered.
+admin_router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": schemas.ErrorBody, "description": "Slug already taken"}
@@ -46,7 +52,7 @@ def _not_found(slug: str) -> HTTPException:
 async def list_projects(
     request: Request,
     response: Response,
-    conn: DbConnection,
+    read: DbReader,
     page: Annotated[PageParams, Depends(page_params)],
     tag: TagQuery = None,
     featured: bool | None = None,
@@ -54,16 +60,33 @@ async def list_projects(
 ) -> dict[str, Any]:
     """Project summaries (no body), pinned first, then newest published first.
 
-    `status=draft` or `all` shows unpublished projects too, to the admin only.
+    `status=draft` or `all` shows unpublished projects too, to the admin only. The public
+    list comes from the snapshot when the database does not answer within the read budget.
     """
+    limit = min(page.limit, LIST_MAX_ITEMS)
     if status != "published":
         await require_admin(request)
         response.headers.update(_NO_STORE)
-    limit = min(page.limit, LIST_MAX_ITEMS)
-    published = {"published": True, "draft": False, "all": None}[status]
-    items, total = crud.list_projects(
-        conn, limit=limit, offset=page.offset, tag=tag, featured=featured, published=published
-    )
+        published = {"draft": False, "all": None}[status]
+        items, total = read(
+            crud.list_projects,
+            limit=limit,
+            offset=page.offset,
+            tag=tag,
+            featured=featured,
+            published=published,
+        )
+    else:
+        items, total = fallback_reads.serve(
+            request,
+            response,
+            from_db=lambda public: public(
+                crud.list_projects, limit=limit, offset=page.offset, tag=tag, featured=featured
+            ),
+            from_snapshot=lambda snap: snap.page(
+                limit=limit, offset=page.offset, tag=tag, featured=featured
+            ),
+        )
     return {"items": items, "total": total, "limit": limit, "offset": page.offset}
 
 
@@ -71,37 +94,49 @@ async def list_projects(
     "/{slug}", response_model=schemas.ProjectPublic, responses={**NOT_FOUND, **_DRAFT_ERRORS}
 )
 async def get_project(
-    request: Request, response: Response, slug: SlugPath, conn: DbConnection
+    request: Request, response: Response, slug: SlugPath, read: DbReader
 ) -> dict[str, Any]:
     """A published project; with the admin token, a draft too (preview)."""
-    admin = is_admin_attempt(request)
-    if admin:
+    if is_admin_attempt(request):
         await require_admin(request)  # a Bearer token that is sent must be right: 401 otherwise
         response.headers.update(_NO_STORE)
-    project = crud.get_project(conn, slug=slug, published_only=not admin)
+        project = read(crud.get_project, slug=slug, published_only=False)
+    else:
+        project = fallback_reads.serve(
+            request,
+            response,
+            from_db=lambda public: public(crud.get_project, slug=slug, published_only=True),
+            from_snapshot=lambda snap: snap.project(slug),
+        )
     if project is None:
         raise _not_found(slug)
     return project
 
 
-@router.post(
+@admin_router.post(
     "",
     status_code=201,
     response_model=schemas.ProjectPublic,
     responses={**ADMIN_ERRORS, **BODY_ERRORS, **_CONFLICT},
 )
 async def create_project(
+    request: Request,
     _: Admin,
     data: schemas.ProjectCreate,
     conn: DbConnection,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
+    # Admin only: not loaded before a public read is answered.
+    from app.api import idempotent
+    from app.data import idempotency
+
     guard = idempotency.Guard.for_request(
         conn, key=idempotency_key, scope="POST /projects", caller="admin", body=data.model_dump()
     )
     if (replayed := idempotent.claim(guard)) is not None:
         return replayed
     created = crud.create_project(conn, data=data)
+    publishing.mark(request.scope)
     if created is None:
         raise HTTPException(409, f"project {data.slug!r} already exists")
     project = schemas.ProjectPublic.model_validate(created)
@@ -109,13 +144,13 @@ async def create_project(
     return project
 
 
-@router.patch(
+@admin_router.patch(
     "/{slug}",
     response_model=schemas.ProjectPublic,
     responses={**ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND, **_CONFLICT},
 )
 async def update_project(
-    _: Admin, slug: SlugPath, data: schemas.ProjectUpdate, conn: DbConnection
+    request: Request, _: Admin, slug: SlugPath, data: schemas.ProjectUpdate, conn: DbConnection
 ) -> dict[str, Any]:
     if (
         data.slug not in (None, slug)
@@ -123,6 +158,7 @@ async def update_project(
     ):
         raise HTTPException(409, f"project {data.slug!r} already exists")
     project = crud.update_project(conn, slug=slug, data=data)
+    publishing.mark(request.scope)
     if project is None:
         raise _not_found(slug)
     if project["cover_image_url"] is not None and project["cover_image_alt"] is None:
@@ -131,10 +167,13 @@ async def update_project(
     return project
 
 
-@router.delete(
+@admin_router.delete(
     "/{slug}", status_code=204, response_class=Response, responses={**ADMIN_ERRORS, **NOT_FOUND}
 )
-async def delete_project(_: Admin, slug: SlugPath, conn: DbConnection) -> Response:
+async def delete_project(
+    request: Request, _: Admin, slug: SlugPath, conn: DbConnection
+) -> Response:
+    publishing.mark(request.scope)
     if not crud.delete_project(conn, slug=slug):
         raise _not_found(slug)
     return Response(status_code=204)

@@ -133,7 +133,13 @@ def _unique_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-class _Strict(BaseModel):
+class _Deferred(BaseModel):
+    # Built on first use, not at import: the admin's and the form's bodies are not needed to
+    # answer a public read, and building their validators cost cold starts a few ms.
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Strict(_Deferred):
     # Unknown fields are mistakes worth reporting, not silently dropping.
     model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
@@ -245,7 +251,7 @@ class ContactReceipt(BaseModel):
     status: str = "received"
 
 
-class ContactMessage(BaseModel):
+class ContactMessage(_Deferred):
     id: str
     name: str
     email: str

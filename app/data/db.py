@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from app.data import db_limits, db_tls, db_wait
+from app.data import db_limits, db_tls, db_wait, reads
 from app.settings import Settings
+
+# Set on a pooled connection's record when it is opened, cleared at its first checkout.
+_FRESH = "portfolio.fresh"
 
 # SQLAlchemy's `do_connect` hook: (dialect, connection record, cargs, cparams) -> DBAPI
 # connection, or None to let the dialect connect with the (possibly updated) cparams.
@@ -50,7 +54,7 @@ def build_engine(settings: Settings, login: Login | None = None) -> Engine:
 
 
 def _postgres_engine(settings: Settings, url: str | URL) -> Engine:
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     if settings.db_external_pooler:
         options["poolclass"] = NullPool
     else:
@@ -90,7 +94,35 @@ def _postgres_engine(settings: Settings, url: str | URL) -> Engine:
     # past its deadline (server-side timeouts need a server that runs).
     db_wait.install()
     db_tls.explain_refusals(engine, db_tls.sslmode(settings))
+    if not settings.db_external_pooler:
+        _ping_on_checkout(engine)
     return engine
+
+
+def _ping_on_checkout(engine: Engine) -> None:
+    """SQLAlchemy's pre-ping, except for readers (app/data/reads.py), which retry instead.
+
+    A pooled connection may have been closed while the environment was frozen (the server's
+    idle_session_timeout, a restart): a transaction that writes must not find out halfway.
+    A connection just opened is not pinged (as pool_pre_ping does).
+    """
+
+    def connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_FRESH] = True
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.pop(_FRESH, False) or not reads.ping_wanted():
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                # As pool_pre_ping does: every pooled connection is suspect, get a new one.
+                raise sa_exc.InvalidatePoolError() from error
+            raise
+
+    event.listen(engine, "connect", connect)
+    event.listen(engine, "checkout", checkout)
 
 
 def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:

@@ -1,0 +1,44 @@
+"""Connect and prepare the hot reads in the background while the first request is on its way.
+
+A cold start's first read used to pay for opening the connection (TLS handshake, login,
+SQLAlchemy's first-connect queries, the statement timeout) and for compiling its statement.
+`start()` does both in a daemon thread, on the pool's own connection, so the first request
+finds it open and the statements in the engine's compiled cache. Nothing waits for the thread:
+INIT ends whether the database answers or not (a paused Aurora takes 15 s or more to resume,
+Lambda's INIT limit is 10 s), and a request that needs the connection while the thread still
+holds it waits for the pool, at most the pool's timeout (DB_CONNECT_TIMEOUT), as any request
+does. A failure here is only logged: the request tries again and answers for itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.engine import Engine
+
+from app.data import crud, reads
+
+logger = logging.getLogger("app.db")
+
+# What a first visit asks for: the first page of the public list (app/api/pagination.py's
+# default limit) and one project; the slug matches nothing, the statement is what is kept.
+FIRST_PAGE = 20
+NO_SLUG = ""
+
+
+def warm(engine: Engine) -> None:
+    """Open the pooled connection and run the hot reads once (their compiled forms are kept)."""
+    try:
+        with reads.reader(engine) as read:
+            read(crud.list_projects, limit=FIRST_PAGE, offset=0)
+            read(crud.get_project, slug=NO_SLUG, published_only=True)
+    except Exception as error:  # a warm-up that fails changes nothing
+        logger.info("database warm-up did not complete: %s", type(error).__name__)
+
+
+def start(engine: Engine) -> threading.Thread:
+    """Run `warm(engine)` in a daemon thread and return at once."""
+    thread = threading.Thread(target=warm, args=(engine,), name="db-warmup", daemon=True)
+    thread.start()
+    return thread

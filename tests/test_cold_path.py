@@ -1,0 +1,69 @@
+"""What a public request needs before its first response, and nothing more.
+
+FastAPI prepares an included router's routes (their parameter and body validators) when a
+request is first matched against them, in the order the routers were included; pydantic builds
+a `defer_build` model's validator on first use. Both are deterministic, so they are held here;
+what they save is measured by bench/.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+from fastapi.routing import APIRoute
+
+from app.main import create_app
+from app.security import require_admin
+from app.settings import Settings
+from tests.conftest import ROOT
+
+# Models only the admin's requests and the contact form validate.
+NOT_BUILT_FOR_A_READ = ["ProjectCreate", "ProjectUpdate", "ContactCreate", "ContactUpdate"]
+
+
+def _is_admin(route: APIRoute) -> bool:
+    return any(d.call is require_admin for d in route.dependant.dependencies)
+
+
+def _api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Every APIRoute in matching order, included routers' routes in place of the router."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):  # FastAPI's included-router branch
+            found += _api_routes(route.original_router.routes)
+    return found
+
+
+def test_every_admin_route_comes_after_every_public_one() -> None:
+    routes = _api_routes(create_app(Settings(database_url="sqlite://")).router.routes)
+    kinds = [_is_admin(r) for r in routes]
+    assert any(kinds) and not all(kinds)
+    first_admin = kinds.index(True)
+    assert all(kinds[first_admin:]), [(r.methods, r.path) for r in routes]
+
+
+def test_write_bodies_are_not_built_by_importing_the_handler_nor_by_a_public_read() -> None:
+    code = (
+        "import json, sys, handler; from app.api import schemas; "
+        "from tests.conftest import lambda_context, load_event; "
+        "before = {n: getattr(schemas, n).__pydantic_complete__ for n in sys.argv[1:]}; "
+        "handler.handler(load_event('http-v2/get-health.json'), lambda_context()); "
+        "after = {n: getattr(schemas, n).__pydantic_complete__ for n in sys.argv[1:]}; "
+        "print(json.dumps([before, after]))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite://"}
+    out = subprocess.run(
+        [sys.executable, "-c", code, *NOT_BUILT_FOR_A_READ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    before, after = json.loads(out.splitlines()[-1])
+    assert before == after == dict.fromkeys(NOT_BUILT_FOR_A_READ, False)

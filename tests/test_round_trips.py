@@ -1,0 +1,56 @@
+"""Database round trips per request, counted by a proxy between the function and PostgreSQL.
+
+On AWS each round trip costs a network hop (the bench adds 1 ms per round trip for its
+production-like column); the count itself is deterministic, so it is held here as a budget.
+A round trip is one client turn (tests/delay_proxy.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import make_url
+from sqlalchemy.engine import Engine
+
+from tests.delay_proxy import DelayProxy, delay_proxy
+
+STATEMENT_TIMEOUT_MS = 5000
+
+
+@pytest.fixture
+def proxy(database_url: str) -> Iterator[DelayProxy]:
+    port = make_url(database_url).port
+    assert port is not None
+    with delay_proxy(port, 0.0) as running:
+        yield running
+
+
+@pytest.fixture
+def proxied_client(make_client: Any, database_url: str, proxy: DelayProxy) -> Any:
+    url = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
+    # The role's own timeout in this database (migration 0004): no SET is needed.
+    return make_client(
+        database_url=url.render_as_string(hide_password=False),
+        db_statement_timeout_ms=STATEMENT_TIMEOUT_MS,
+    )
+
+
+def _round_trips(proxy: DelayProxy, client: Any, path: str) -> int:
+    before = proxy.counts().round_trips
+    response = client.request("GET", path)
+    assert response.status == 200, response.text
+    return proxy.counts().round_trips - before
+
+
+@pytest.mark.parametrize("path", ["/projects", "/projects/hello-world"])
+def test_a_warm_public_read_is_one_round_trip(
+    seeded_db: Engine, proxy: DelayProxy, proxied_client: Any, path: str
+) -> None:
+    _round_trips(proxy, proxied_client, path)  # connects, and whatever a first request adds
+    assert [_round_trips(proxy, proxied_client, path) for _ in range(3)] == [1, 1, 1]
+
+
+def test_health_does_not_touch_the_database(proxy: DelayProxy, proxied_client: Any) -> None:
+    assert _round_trips(proxy, proxied_client, "/health") == 0
