@@ -89,6 +89,7 @@ invoke: ## POST EVENT (a file in events/, with or without the events/ prefix) to
 bench: venv ## Cold-start benchmark of the image against the alternatives (bench/)
 	$(SETUP) test
 	$(PY) bench/coldstart.py $(BENCH_ARGS)
+	$(PY) bench/paused.py
 
 clean: ## Remove the virtualenv, caches and the local SQLite file
 	rm -rf $(VENV) $(RUN_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam portfolio.db

@@ -34,6 +34,19 @@ class JsonCORSMiddleware(CORSMiddleware):
         return JSONResponse({"detail": detail}, status_code=response.status_code, headers=keep)
 
 
+def simple_response_headers(origin: str | None, origins: list[str]) -> dict[str, str]:
+    """The CORS headers JsonCORSMiddleware adds to an answer for `origin`, for answers given
+    outside the app (the Lambda host's event vetting: a 431, a 400)."""
+    if not origin or not origins:
+        return {}
+    exposed = {"access-control-expose-headers": ", ".join(EXPOSED_HEADERS)}
+    if "*" in origins:
+        return {"access-control-allow-origin": "*", **exposed}
+    if origin in origins:
+        return {"access-control-allow-origin": origin, "vary": "Origin", **exposed}
+    return {}
+
+
 def install(app: FastAPI, origins: list[str]) -> None:
     """Add CORS for `origins`. Call it after every middleware whose answers a site must be
     able to read (the body limit's 413 and 400): the last added is the outermost."""

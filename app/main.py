@@ -19,8 +19,12 @@ from sqlalchemy.engine import Engine
 from app import errors
 from app.api import contact, health, projects
 from app.aws.metrics import Metrics
+from app.caching import PublicCaching
 from app.counters import Counters
 from app.engine import engine_for
+from app.fallback.publishing import PublishAfterWrite
+from app.fallback.service import Fallback
+from app.fallback.store import ObjectStore
 from app.head import HeadAsGet
 from app.middleware import AccessLog, BodySizeLimit, InternalErrors, ResponseHeaders
 from app.settings import Settings, get_settings
@@ -33,11 +37,15 @@ def create_app(
     *,
     metrics: Counters | None = None,
     engine: Engine | None = None,
+    store: ObjectStore | None = None,
 ) -> FastAPI:
     """Build the app; the engine is made in the lifespan (or given) and disposed when it ends.
 
     `metrics` receives the service's counters; by default they are CloudWatch EMF lines on
     standard output, dimensioned by the Lambda function's name ("local" outside Lambda).
+    `store` (the host's object store: app/aws/s3.py on AWS) enables the fallback: public
+    reads from the snapshot and contact messages into the outbox while the database is slow
+    to answer (docs/paused-database.md).
     """
     settings = settings or get_settings()
     for name in settings.unresolved_references:
@@ -63,6 +71,10 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics or Metrics(settings.aws_lambda_function_name)
+    fallback = None
+    if store is not None:
+        fallback = Fallback(store, settings.db_read_budget_ms / 1000)
+    app.state.fallback = fallback
     # A redirect built behind API Gateway can point at the wrong host or stage: answer the
     # exact path or 404, never a 307 to a guessed URL.
     app.router.redirect_slashes = False
@@ -76,6 +88,10 @@ def create_app(
 
     # Added innermost first: the access log sees the final status of everything below it.
     app.add_middleware(InternalErrors)
+    if fallback is not None:
+        app.add_middleware(PublishAfterWrite, fallback=fallback)
+    # Inside HeadAsGet, which routes a HEAD as a GET: the ETag is the GET's body's.
+    app.add_middleware(PublicCaching, prefixes=("/projects",))
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:

@@ -70,6 +70,15 @@ class Settings(BaseModel):
     # environment serves one event at a time and always uses one (app/hosts/lambda_host.py).
     db_pool_size: Annotated[int, Field(ge=1, le=100)] = 5
 
+    # The fallback (docs/paused-database.md): an S3 bucket for the published snapshot and the
+    # contact outbox. Unset: public reads and the contact form use the database only.
+    fallback_bucket: str | None = None
+    # How long a public read or a contact message waits for the database before answering
+    # from the snapshot or the outbox; the connection attempt goes on in the background.
+    db_read_budget_ms: Annotated[int, Field(ge=10, le=5_000)] = 250
+    # The AWS SDKs' standard override of the S3 endpoint (tests: a local S3 server).
+    aws_endpoint_url_s3: str | None = None
+
     admin_token_sha256: str | None = None
     cors_origins: list[str] = []
     # Base path of a custom-domain API mapping (e.g. "/v1"); stages are detected from events.

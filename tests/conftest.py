@@ -77,6 +77,7 @@ def _truncate(engine: Engine) -> None:
                 "RESTART IDENTITY CASCADE"
             )
         )
+        conn.execute(text("UPDATE publication SET revision = 1, snapshot_revision = 0"))
 
 
 @pytest.fixture
@@ -217,3 +218,18 @@ def fresh_engine(database_url: str) -> Iterator[Engine]:
     with server.connect() as conn:
         conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     server.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[Any]:
+    """The suite's local S3 server (tests/s3_server.py)."""
+    from tests.s3_server import s3_server
+
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def bucket(s3: Any) -> Any:
+    """A new, empty bucket: its name, the service's own client for it, and the settings."""
+    return s3.bucket()

@@ -74,3 +74,22 @@ def test_every_header_the_schema_documents_is_exposed_by_the_app_and_the_http_ap
     assert {h.lower() for h in EXPOSED_HEADERS} == documented | {"retry-after"}
     cors = translate().properties("HttpApi")["Body"]["x-amazon-apigateway-cors"]
     assert {h.lower() for h in cors["exposeHeaders"]} == {h.lower() for h in EXPOSED_HEADERS}
+
+
+def test_answers_of_the_lambda_host_carry_cors_headers_too(make_client: Any) -> None:
+    # The class of the 413: an answer given before the app (the host's event vetting) behind
+    # an ALB or a function URL, where no API Gateway adds CORS headers.
+    client = make_client(cors_origins=[SITE])
+    big = client.get("/projects", headers={"origin": SITE, "x-big": "a" * 17_000})
+    assert big.status == 431
+    assert big.headers["access-control-allow-origin"] == SITE
+    assert "retry-after" in _exposed(big.headers)
+    assert big.headers["vary"] == "Origin"
+    other = client.get(
+        "/projects", headers={"origin": "https://evil.example", "x-big": "a" * 17_000}
+    )
+    assert other.status == 431 and "access-control-allow-origin" not in other.headers
+    anywhere = make_client(cors_origins=["*"]).get(
+        "/health", headers={"origin": SITE, "x-big": "a" * 17_000}
+    )
+    assert anywhere.headers["access-control-allow-origin"] == "*"

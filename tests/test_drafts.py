@@ -65,7 +65,8 @@ def test_the_public_list_is_unchanged(client: LambdaClient) -> None:
     _create(client, **LIVE)
     response = client.get("/projects")
     assert (response.status, _slugs(response), response.json()["total"]) == (200, ["live"], 1)
-    assert "cache-control" not in response.headers  # cacheable as before
+    # Cacheable (app/caching.py), never no-store like the admin's lists.
+    assert response.headers["cache-control"].startswith("public, max-age=")
     assert client.get("/projects", query={"status": "published"}).status == 200
     assert client.get("/projects", query={"status": "secret"}).status == 422
 

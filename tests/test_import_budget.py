@@ -72,6 +72,9 @@ def test_module_count_budget() -> None:
     # 554 at the time of writing (588 before issue 19: pydantic-settings with dotenv,
     # argparse and gettext, and the write-only idempotency and rate-limit modules); the
     # dependency floor (awslambdaric + fastapi + sqlalchemy.orm + psycopg2 + mangum) loads
-    # 550. A jump means a new start-path import.
+    # 550. A jump means a new start-path import. 566 with the paused-database fallback
+    # (docs/paused-database.md): its 12 modules (app/fallback, the S3 client and its signer,
+    # the ETag middleware) cost ~5 ms of self import time (python -X importtime, median of 5),
+    # on the start path by design: a cold start during a pause is when they answer.
     modules = _modules_after_import(ENV)
-    assert len(modules) <= 556, len(modules)
+    assert len(modules) <= 568, len(modules)

@@ -281,3 +281,24 @@ def test_the_first_and_last_instants_in_utc_are_stored_and_returned(client: Any,
     assert created.status == 201, created.text
     got = client.get("/projects/a", admin=True).json()["published_at"]
     assert got == created.json()["published_at"]
+
+
+@pytest.mark.parametrize(
+    ("zone", "when"),
+    [("Etc/GMT+12", "0001-01-01T00:00:00Z"), ("Etc/GMT-14", "9999-12-31T23:59:59Z")],
+)
+def test_extreme_dates_survive_a_database_whose_time_zone_is_not_utc(
+    make_client: Any, database_url: str, clean_db: Any, zone: str, when: str
+) -> None:
+    # The class of the overflow: PostgreSQL hands timestamptz back in the session's time zone,
+    # and in UTC-12 the first instant of year 1 is in year 0, which psycopg2 cannot parse
+    # (a 500 after the insert). The session's zone is the database's default unless set.
+    import urllib.parse
+
+    options = urllib.parse.quote(f"-c timezone={zone}")
+    client = make_client(database_url=f"{database_url}?options={options}")
+    body = {"slug": "a", "title": "t", "published": True, "published_at": when}
+    created = client.post("/projects", body, admin=True)
+    assert created.status == 201, created.text
+    assert client.get("/projects/a").json()["published_at"] == created.json()["published_at"]
+    assert client.get("/projects").json()["items"][0]["slug"] == "a"

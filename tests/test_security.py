@@ -80,7 +80,7 @@ def test_bearer_scheme_is_case_insensitive(client: LambdaClient) -> None:
 def test_security_headers(client: LambdaClient) -> None:
     public = client.get("/projects")
     assert public.headers["x-content-type-options"] == "nosniff"
-    assert "cache-control" not in public.headers
+    assert public.headers["cache-control"].startswith("public, ")  # app/caching.py
     admin = client.get("/contact", admin=True)
     assert admin.headers["cache-control"] == "no-store"
 

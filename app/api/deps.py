@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +11,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from app import host_scope
 from app.data import db_limits, reads
+
+
+@contextlib.contextmanager
+def transaction(request: Request) -> Iterator[Connection]:
+    """The request's transaction, for a route that opens it itself (it chooses its source:
+    the public reads in app/fallback/reads.py) or must commit before its answer."""
+    engine: Engine = request.state.engine
+    with db_limits.deadline(host_scope.deadline_of(request.scope)), engine.begin() as connection:
+        yield connection
 
 
 async def get_connection(request: Request) -> AsyncIterator[Connection]:
@@ -25,10 +35,9 @@ async def get_connection(request: Request) -> AsyncIterator[Connection]:
     block the loop waiting for the connection this one holds, a deadlock until the pool
     timeout. tests/test_dependencies.py keeps every dependency async.
     """
-    engine: Engine = request.state.engine
     # The host's deadline (under Lambda, the invocation's remaining time) bounds all of the
     # request's database work.
-    with db_limits.deadline(host_scope.deadline_of(request.scope)), engine.begin() as connection:
+    with transaction(request) as connection:
         yield connection
 
 

@@ -12,6 +12,8 @@ from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
 from app.data import crud
+from app.fallback import publishing
+from app.fallback import reads as fallback_reads
 from app.security import Admin, is_admin_attempt, require_admin
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
@@ -58,21 +60,33 @@ async def list_projects(
 ) -> dict[str, Any]:
     """Project summaries (no body), pinned first, then newest published first.
 
-    `status=draft` or `all` shows unpublished projects too, to the admin only.
+    `status=draft` or `all` shows unpublished projects too, to the admin only. The public
+    list comes from the snapshot when the database does not answer within the read budget.
     """
+    limit = min(page.limit, LIST_MAX_ITEMS)
     if status != "published":
         await require_admin(request)
         response.headers.update(_NO_STORE)
-    limit = min(page.limit, LIST_MAX_ITEMS)
-    published = {"published": True, "draft": False, "all": None}[status]
-    items, total = read(
-        crud.list_projects,
-        limit=limit,
-        offset=page.offset,
-        tag=tag,
-        featured=featured,
-        published=published,
-    )
+        published = {"draft": False, "all": None}[status]
+        items, total = read(
+            crud.list_projects,
+            limit=limit,
+            offset=page.offset,
+            tag=tag,
+            featured=featured,
+            published=published,
+        )
+    else:
+        items, total = fallback_reads.serve(
+            request,
+            response,
+            from_db=lambda public: public(
+                crud.list_projects, limit=limit, offset=page.offset, tag=tag, featured=featured
+            ),
+            from_snapshot=lambda snap: snap.page(
+                limit=limit, offset=page.offset, tag=tag, featured=featured
+            ),
+        )
     return {"items": items, "total": total, "limit": limit, "offset": page.offset}
 
 
@@ -83,11 +97,17 @@ async def get_project(
     request: Request, response: Response, slug: SlugPath, read: DbReader
 ) -> dict[str, Any]:
     """A published project; with the admin token, a draft too (preview)."""
-    admin = is_admin_attempt(request)
-    if admin:
+    if is_admin_attempt(request):
         await require_admin(request)  # a Bearer token that is sent must be right: 401 otherwise
         response.headers.update(_NO_STORE)
-    project = read(crud.get_project, slug=slug, published_only=not admin)
+        project = read(crud.get_project, slug=slug, published_only=False)
+    else:
+        project = fallback_reads.serve(
+            request,
+            response,
+            from_db=lambda public: public(crud.get_project, slug=slug, published_only=True),
+            from_snapshot=lambda snap: snap.project(slug),
+        )
     if project is None:
         raise _not_found(slug)
     return project
@@ -100,6 +120,7 @@ async def get_project(
     responses={**ADMIN_ERRORS, **BODY_ERRORS, **_CONFLICT},
 )
 async def create_project(
+    request: Request,
     _: Admin,
     data: schemas.ProjectCreate,
     conn: DbConnection,
@@ -115,6 +136,7 @@ async def create_project(
     if (replayed := idempotent.claim(guard)) is not None:
         return replayed
     created = crud.create_project(conn, data=data)
+    publishing.mark(request.scope)
     if created is None:
         raise HTTPException(409, f"project {data.slug!r} already exists")
     project = schemas.ProjectPublic.model_validate(created)
@@ -128,7 +150,7 @@ async def create_project(
     responses={**ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND, **_CONFLICT},
 )
 async def update_project(
-    _: Admin, slug: SlugPath, data: schemas.ProjectUpdate, conn: DbConnection
+    request: Request, _: Admin, slug: SlugPath, data: schemas.ProjectUpdate, conn: DbConnection
 ) -> dict[str, Any]:
     if (
         data.slug not in (None, slug)
@@ -136,6 +158,7 @@ async def update_project(
     ):
         raise HTTPException(409, f"project {data.slug!r} already exists")
     project = crud.update_project(conn, slug=slug, data=data)
+    publishing.mark(request.scope)
     if project is None:
         raise _not_found(slug)
     if project["cover_image_url"] is not None and project["cover_image_alt"] is None:
@@ -147,7 +170,10 @@ async def update_project(
 @admin_router.delete(
     "/{slug}", status_code=204, response_class=Response, responses={**ADMIN_ERRORS, **NOT_FOUND}
 )
-async def delete_project(_: Admin, slug: SlugPath, conn: DbConnection) -> Response:
+async def delete_project(
+    request: Request, _: Admin, slug: SlugPath, conn: DbConnection
+) -> Response:
+    publishing.mark(request.scope)
     if not crud.delete_project(conn, slug=slug):
         raise _not_found(slug)
     return Response(status_code=204)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
 
 from app.api import schemas
+from app.data import publication
 from app.data.tables import contact_messages, project_tags, projects
 
 _PROJECT_COLUMNS = [c for c in projects.c if c.name != "id"]
@@ -142,6 +143,15 @@ def list_projects(
     return _with_tags(conn, rows), total
 
 
+def published_projects(conn: Connection) -> list[dict[str, Any]]:
+    """Every published project, body and tags included, in list order (the snapshot's)."""
+    rows = conn.execute(
+        select(projects).where(projects.c.published.is_(True)).order_by(*_LIST_ORDER)
+    ).all()
+    tags = _tags_by_project(conn, [r.id for r in rows])
+    return [_public(r, tags[r.id]) for r in rows]
+
+
 def get_project(conn: Connection, *, slug: str, published_only: bool) -> dict[str, Any] | None:
     """One project, body and tags included, in one statement on PostgreSQL."""
     tags = _tags_column(conn)
@@ -179,6 +189,8 @@ def create_project(conn: Connection, *, data: schemas.ProjectCreate) -> dict[str
     if project_id is None:
         return None
     _set_tags(conn, project_id, data.tags)
+    if data.published:
+        publication.bump(conn)
     return get_project(conn, slug=data.slug, published_only=False)
 
 
@@ -207,6 +219,8 @@ def update_project(
     )
     if tags is not None:
         _set_tags(conn, row.id, tags)
+    if row.published or changes.get("published"):
+        publication.bump(conn)  # the public saw it before, or sees it now
     # First publish (or a publication date cleared while published): stamp it now.
     conn.execute(
         update(projects)
@@ -226,13 +240,18 @@ def delete_project(conn: Connection, *, slug: str) -> bool:
     One statement, so of two concurrent deletes the second finds nothing: a 404, not a 204.
     """
     deleted = conn.execute(
-        delete(projects).where(projects.c.slug == slug).returning(projects.c.id)
+        delete(projects).where(projects.c.slug == slug).returning(projects.c.published)
     ).first()
+    if deleted is not None and deleted.published:
+        publication.bump(conn)
     return deleted is not None
 
 
-def create_contact_message(conn: Connection, *, data: schemas.ContactCreate) -> str:
-    message_id = uuid.uuid4().hex
+def create_contact_message(
+    conn: Connection, *, data: schemas.ContactCreate, message_id: str | None = None
+) -> str:
+    """Store a message under `message_id` (the outbox's id when the route chose one first)."""
+    message_id = message_id or uuid.uuid4().hex
     conn.execute(
         insert(contact_messages).values(
             id=message_id, created_at=_now(), **data.model_dump(exclude={"website"})

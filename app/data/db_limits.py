@@ -39,6 +39,18 @@ _SET_MS = "portfolio.statement_timeout_ms"
 # read once per new connection.
 _SESSION_MS = "portfolio.session_statement_timeout_ms"
 
+# Whether the session's time zone is UTC (read with the timeout), and whether the current
+# transaction SET it. Timestamps come back in the session's zone, and in one far from UTC the
+# first or last instant of the calendar falls in year 0 or 10000, which psycopg2 cannot parse
+# (a 500 after the insert). RDS defaults to UTC, so the usual session needs no SET for it.
+_SESSION_UTC = "portfolio.session_time_zone_is_utc"
+_ZONE_SET = "portfolio.time_zone_set"
+_UTC_NAMES = frozenset(
+    {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "GMT", "Etc/GMT", "GMT0", "Etc/GMT0", "GMT+0",
+     "GMT-0", "Etc/GMT+0", "Etc/GMT-0", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu",
+     "Greenwich", "Etc/Greenwich"}
+)  # fmt: skip
+
 # Each engine's DB_STATEMENT_TIMEOUT_MS, for the readers deciding whether a SET is needed.
 _timeouts: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
 
@@ -85,8 +97,13 @@ def _learn_session_timeout(dbapi_connection: Any, record: Any) -> None:
     dbapi_connection.autocommit = True
     try:
         with dbapi_connection.cursor() as cursor:
-            cursor.execute("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")
-            record.info[_SESSION_MS] = int(cursor.fetchone()[0])
+            cursor.execute(
+                "SELECT name, setting FROM pg_settings"
+                " WHERE name IN ('statement_timeout', 'TimeZone')"
+            )
+            settings = dict(cursor.fetchall())
+            record.info[_SESSION_MS] = int(settings["statement_timeout"])
+            record.info[_SESSION_UTC] = settings["TimeZone"] in _UTC_NAMES
     finally:
         dbapi_connection.autocommit = autocommit
 
@@ -107,7 +124,7 @@ def session_suffices(connection: Connection) -> bool:
     """Whether the session's own timeout is the one a statement started now needs: then no SET
     is sent, and a read needs no transaction to SET it in. False for an engine without limits."""
     configured = _timeouts.get(connection.engine)
-    if configured is None:
+    if configured is None or not connection.info.get(_SESSION_UTC):
         return False
     return connection.info.get(_SESSION_MS) == wanted_ms(configured)
 
@@ -128,6 +145,7 @@ def _bound_connect_timeout(_dialect: Any, _record: Any, _cargs: Any, cparams: An
 def _new_transaction(connection: Connection) -> None:
     # SET LOCAL ends with the transaction: the next statement sets the timeout again.
     connection.info.pop(_SET_MS, None)
+    connection.info.pop(_ZONE_SET, None)
 
 
 def _limiter(statement_timeout_ms: int) -> Any:
@@ -140,8 +158,12 @@ def _limiter(statement_timeout_ms: int) -> Any:
         _executemany: bool,
     ) -> None:
         timeout_ms = wanted_ms(statement_timeout_ms)
+        set_zone = connection.info.get(_SESSION_UTC) is False and not connection.info.get(_ZONE_SET)
         # SET LOCAL ends with the transaction; the session's own value applies otherwise.
-        if connection.info.get(_SET_MS, connection.info.get(_SESSION_MS)) == timeout_ms:
+        if (
+            not set_zone
+            and connection.info.get(_SET_MS, connection.info.get(_SESSION_MS)) == timeout_ms
+        ):
             return
         if cursor.connection.autocommit:
             # A read that started with the session's timeout sufficing (app/data/reads.py)
@@ -152,8 +174,10 @@ def _limiter(statement_timeout_ms: int) -> Any:
         # On the statement's connection (a plain cursor: the statement's own may be a
         # server-side one), so it runs in the same transaction; an error here is wrapped
         # by SQLAlchemy like the statement's.
+        zone = "; SET LOCAL TIME ZONE 'UTC'" if set_zone else ""
         with cursor.connection.cursor() as setter:
-            setter.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+            setter.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}{zone}")
         connection.info[_SET_MS] = timeout_ms
+        connection.info[_ZONE_SET] = connection.info.get(_ZONE_SET) or set_zone
 
     return before_cursor_execute

@@ -12,7 +12,9 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -114,4 +116,17 @@ idempotency_keys = Table(
     Column("status_code", Integer, nullable=False),
     Column("response", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+# The revision of public content (migration 0005): one row, bumped in the transaction of every
+# admin write that changes what the public sees, so revision order is commit order (the row
+# lock serialises them). `snapshot_revision` is what the object store's snapshot is known to
+# hold (app/fallback/snapshot.py).
+publication = Table(
+    "publication",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("snapshot_revision", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="publication_one_row"),
 )

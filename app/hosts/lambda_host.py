@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import host_scope
+from app.aws.s3 import store_from_settings
 from app.hosts import lambda_events
 from app.main import create_app
 from app.settings import Settings
@@ -89,7 +90,12 @@ class LambdaAdapter:
         """`engine`: one made (and maybe already connecting) before the app was imported."""
         self.settings = settings
         # One event at a time per execution environment: one pooled connection is enough.
-        self.app = create_app(settings.model_copy(update={"db_pool_size": 1}), engine=engine)
+        # The object store behind the fallback (docs/paused-database.md), when one is set.
+        self.app = create_app(
+            settings.model_copy(update={"db_pool_size": 1}),
+            engine=engine,
+            store=store_from_settings(settings),
+        )
         self._mangum = Mangum(self.app, lifespan="off")  # also sets up the event loop
         self._lifespan = LifespanCycle(self.app, "on")
         self._lifespan.__enter__()
@@ -119,7 +125,16 @@ class LambdaAdapter:
                 reason,
                 extra={"lambda_request_id": getattr(context, "aws_request_id", None)},
             )
-            return lambda_events.rejection(status, reason)
+            answer = lambda_events.rejection(status, reason)
+            # Behind an ALB or a function URL nothing else adds CORS headers: without them a
+            # site's script sees a network error instead of this answer.
+            from app import cors  # a rare path: not imported at INIT
+
+            origin = _origin(event)
+            answer["headers"].update(
+                cors.simple_response_headers(origin, self.settings.cors_origins)
+            )
+            return answer
         with self._busy:
             return self._mangum(event, context)
 
@@ -130,9 +145,12 @@ class LambdaAdapter:
         is answered at its ResponseURL whatever happens, since CloudFormation would otherwise
         wait out its timeout; deleting the resource leaves the database alone.
         """
+        from app import counters
         from app.aws import custom_resource
         from app.data import db_limits
         from app.data.migrate import head_revision, migrate
+        from app.fallback import outbox, snapshot
+        from app.fallback.service import Fallback
 
         def run(deadline: float, claim: Callable[[], bool] | None = None) -> dict[str, Any]:
             # `deadline` (time.monotonic()) is when custom_resource.serve answers FAILED on
@@ -143,9 +161,22 @@ class LambdaAdapter:
             invocation = deadline_of(context)
             ends = min([d for d in (deadline or None, invocation) if d], default=None)
             with self._busy, db_limits.deadline(invocation):
-                return migrate(
+                result = migrate(
                     self.state["engine"], connect_deadline=ends, deadline=ends, may_commit=claim
                 )
+                fallback = Fallback.for_app(self.app)
+                if fallback is not None:
+                    # A new stack gets its snapshot here; a store the function cannot write
+                    # (bucket, endpoint policy, IAM) fails the deploy instead of the first
+                    # visit during a pause. Messages left in the outbox are moved in.
+                    engine = self.state["engine"]
+                    result["snapshot_revision"] = snapshot.publish(
+                        engine, fallback.store, force=True
+                    )
+                    result["outbox_drained"] = outbox.drain(
+                        engine, fallback.store, counters.for_app(self.app), self.settings
+                    )
+                return result
 
         if not custom_resource.is_custom_resource_event(event):
             return run(0.0)
@@ -200,3 +231,18 @@ def _wait_for_sigterm(adapter: LambdaAdapter) -> None:
     logging.getLogger("handler").info("SIGTERM: engine disposed, exiting")
     logging.shutdown()
     os._exit(0)
+
+
+def _origin(event: Any) -> str | None:
+    """The request's Origin header, if the event holds one as text (it may be malformed)."""
+    if not isinstance(event, dict):
+        return None
+    for key in ("headers", "multiValueHeaders"):
+        headers = event.get(key)
+        if not isinstance(headers, dict):
+            continue
+        for name, value in headers.items():
+            if isinstance(name, str) and name.lower() == "origin":
+                last = value[-1] if isinstance(value, list) and value else value
+                return last if isinstance(last, str) else None
+    return None

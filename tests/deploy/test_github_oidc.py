@@ -319,6 +319,19 @@ NEEDS: dict[str, list[str]] = {
         "lambda:ListVersionsByFunction",
         "lambda:DeleteFunction",
     ],
+    "AWS::S3::Bucket": [
+        "s3:CreateBucket",
+        "s3:PutEncryptionConfiguration",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutBucketOwnershipControls",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutBucketTagging",
+    ],
+    "AWS::S3::BucketPolicy": [
+        "s3:PutBucketPolicy",
+        "s3:GetBucketPolicy",
+        "s3:DeleteBucketPolicy",
+    ],
     "AWS::Logs::LogGroup": [
         "logs:TagLogGroup",
         "logs:CreateLogGroup",
@@ -400,6 +413,13 @@ VARIANTS: list[dict[str, str]] = [
     {},
     {"EnableRdsProxy": "true"},
     {"NotificationEmail": "owner@example.com"},
+    {
+        "CustomDomainName": "api.example.com",
+        "CustomDomainCertificateArn": (
+            "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+        ),
+        "CustomDomainHostedZoneId": "Z0123456789ABCDEFGHIJ",
+    },
     {
         "DatabaseMode": "existing",
         "ExistingDatabaseSecretArn": EXISTING_SECRET,
