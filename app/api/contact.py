@@ -138,7 +138,7 @@ async def send_message(
     if fallback is None:
         return work(threading.Event())
     try:
-        receipt = attempt(work, fallback.budget_seconds)
+        receipt = attempt(work, fallback.budget_seconds, fallback.breaker)
         response.headers[SOURCE_HEADER] = "database"
         return receipt
     except OverBudgetError:
