@@ -84,5 +84,8 @@ USER 10001:10001
 # `sam local invoke` builds a layer FROM this image whose `RUN mv ... && chmod +x` on root-owned
 # files needs root: images derived from this one start as root (Lambda itself ignores USER).
 ONBUILD USER root
-ENTRYPOINT ["python", "-m", "awslambdaric"]
+# Inside Lambda (AWS_LAMBDA_RUNTIME_API set) this is `python -m awslambdaric handler.handler`, in
+# the same process; anywhere else it serves HTTP on $PORT (app/hosts/entry.py).
+EXPOSE 8000
+ENTRYPOINT ["python", "-m", "app.hosts.entry"]
 CMD ["handler.handler"]

@@ -95,6 +95,18 @@ class Settings(BaseModel):
     # The ALB in front preserves client ports in X-Forwarded-For (its attribute
     # routing.http.xff_client_port.enabled): the port is stripped from its entry.
     xff_client_port: bool = False
+    # The HTTP host (app/hosts/http_host.py), when no Lambda runtime API is present.
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    # Worker processes; unset: the CPUs the container may use (its cgroup quota).
+    web_concurrency: Annotated[int | None, Field(ge=1, le=64)] = None
+    # Addresses or CIDRs of the proxies whose X-Forwarded-For is believed (the ALB's subnets);
+    # none by default: the client is the peer of the TCP connection.
+    trusted_proxies: list[str] = []
+    # Each request's deadline outside Lambda: its database work ends by then (a JSON 503).
+    request_timeout_seconds: Annotated[float, Field(gt=0, le=900)] = 30
+    # After SIGTERM, how long in-flight requests may take to finish (ECS waits 30 s by default
+    # before SIGKILL).
+    shutdown_timeout_seconds: Annotated[int, Field(ge=0, le=120)] = 25
     # Set by Lambda: the dimension of the metrics the function emits (app/aws/metrics.py).
     aws_lambda_function_name: str | None = None
 
@@ -103,6 +115,10 @@ class Settings(BaseModel):
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
     aws_session_token: str | None = None
+    # ECS (and App Runner) serve the task role's credentials here instead of AWS_* variables
+    # (app/aws/container_credentials.py).
+    aws_container_credentials_relative_uri: str | None = None
+    aws_container_credentials_full_uri: str | None = None
     # The AWS SDKs' standard override of the Secrets Manager endpoint (tests, LocalStack).
     aws_endpoint_url_secrets_manager: str | None = None
     # Set by Lambda: the runtime API (present only inside a Lambda runtime) and the
@@ -287,6 +303,25 @@ class Settings(BaseModel):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [entry.strip() for entry in value.split(",") if entry.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR") from None
+        return value
+
     @field_validator("api_base_path")
     @classmethod
     def _normalise_base_path(cls, value: str) -> str:
@@ -333,6 +368,16 @@ def load_settings() -> Settings:
             for error in exc.errors()
         )
         raise SettingsError(f"invalid configuration: {problems}") from None
+
+
+def in_lambda_runtime() -> bool:
+    """Whether this process runs inside a Lambda runtime (the runtime API is announced).
+
+    Read without validating anything else, so that the image's entry point can choose its
+    host before the settings are checked (a bad value must still reach the runtime client,
+    which reports it as the function's INIT error).
+    """
+    return bool(os.environ.get("AWS_LAMBDA_RUNTIME_API"))
 
 
 @functools.cache

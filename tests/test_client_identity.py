@@ -73,9 +73,7 @@ def test_under_alb_a_retry_with_another_spoofed_prefix_is_the_same_caller(
     lambda_handler: Any, clean_db: Engine
 ) -> None:
     # Mangum's ASGI client under ALB is the whole header, client-chosen part included.
-    events = [
-        _alb([f"10.0.0.{i}, {ONE}"], headers={"idempotency-key": "retry-2"}) for i in (1, 2)
-    ]
+    events = [_alb([f"10.0.0.{i}, {ONE}"], headers={"idempotency-key": "retry-2"}) for i in (1, 2)]
     assert _statuses(lambda_handler, events) == [202, 202]
     assert _count(clean_db, contact_messages) == 1
 

@@ -25,6 +25,7 @@ NEVER_AT_START = [
     "app.data.ratelimit",
     "app.aws.aws_secrets",
     "app.aws.custom_resource",
+    "app.hosts.http_host",
     "email_validator",
     "uvicorn",
     "starlette.testclient",

@@ -90,6 +90,7 @@ class IamAuthToken:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._container: Any = None  # ContainerCredentials, made on first use on ECS
 
     @staticmethod
     def url(settings: Settings) -> URL:
@@ -102,15 +103,35 @@ class IamAuthToken:
             database=settings.db_name,
         )
 
+    def credentials(self) -> Credentials:
+        """Lambda's AWS_* variables, else the ECS task role's (from the container agent)."""
+        settings = self.settings
+        if settings.aws_access_key_id and settings.aws_secret_access_key:
+            return Credentials(
+                settings.aws_access_key_id,
+                settings.aws_secret_access_key,
+                settings.aws_session_token,
+            )
+        from app.aws import container_credentials
+
+        url = container_credentials.url_for(settings)
+        if url is None:
+            raise RuntimeError(
+                "no AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a task role's "
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)"
+            )
+        if self._container is None:
+            self._container = container_credentials.ContainerCredentials(url)
+        credentials: Credentials = self._container.get()
+        return credentials
+
     def __call__(self, _dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
         settings = self.settings
-        if not (settings.aws_access_key_id and settings.aws_secret_access_key):
+        try:
+            credentials = self.credentials()
+        except (RuntimeError, OSError, ValueError) as error:
             # As a database error it becomes a 503 like any other failure to connect.
-            raise sa_exc.OperationalError(
-                "making the RDS auth token",
-                None,
-                RuntimeError("no AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"),
-            )
+            raise sa_exc.OperationalError("making the RDS auth token", None, error) from None
         # The settings guarantee these with DB_IAM_AUTH; asserted for the type checker.
         assert settings.db_host and settings.db_user and settings.aws_region
         cparams["password"] = generate_auth_token(
@@ -118,9 +139,5 @@ class IamAuthToken:
             port=settings.db_port,
             user=settings.db_user,
             region=settings.aws_region,
-            credentials=Credentials(
-                settings.aws_access_key_id,
-                settings.aws_secret_access_key,
-                settings.aws_session_token,
-            ),
+            credentials=credentials,
         )

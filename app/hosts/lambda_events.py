@@ -17,6 +17,8 @@ from typing import Any
 
 from mangum import Mangum
 
+from app.hosts import forwarded
+
 # API Gateway refuses more than 10,240 bytes of request line and header values itself (REST
 # and HTTP APIs alike:
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html,
@@ -222,23 +224,7 @@ def source_address(scope: Mapping[str, Any], *, xff_client_port: bool = False) -
         if isinstance(identity, dict) and isinstance(identity.get("sourceIp"), str):
             return str(identity["sourceIp"]) or None
         if "elb" in context:
-            lines = [
-                v.decode("latin-1") for n, v in scope.get("headers", []) if n == b"x-forwarded-for"
-            ]
-            entry = ",".join(lines).rsplit(",", 1)[-1].strip()
-            return (strip_port(entry) if xff_client_port else entry) or None
+            last = (forwarded.entries(scope.get("headers", [])) or [""])[-1]
+            return (forwarded.strip_port(last) if xff_client_port else last) or None
     client = scope.get("client")
     return str(client[0]) or None if client else None
-
-
-def strip_port(entry: str) -> str:
-    """`203.0.113.7:4321` -> `203.0.113.7`, `[2001:db8::1]:4321` -> `2001:db8::1`.
-
-    A bare IPv6 address (several colons, no brackets) is left whole: its last group is not
-    a port.
-    """
-    if entry.startswith("["):
-        return entry[1:].split("]", 1)[0]
-    if entry.count(":") == 1:
-        return entry.split(":", 1)[0]
-    return entry

@@ -26,5 +26,5 @@ def test_one_visit_per_state_writes_the_row(tmp_path: Path) -> None:
     assert [awake[r]["sources"] for r in paused.ROUTES[:2]] == [["database"], ["database"]]
     assert [away[r]["sources"] for r in paused.ROUTES[:2]] == [["snapshot"], ["snapshot"]]
     report = (tmp_path / "paused.md").read_text()
-    assert "| GET /projects (first visit) |" in report
+    assert "| GET /projects (1st request) |" in report
     assert "from snapshot" in report

@@ -84,9 +84,12 @@ def test_runs_as_a_non_root_user(image: BuiltImage) -> None:
     assert engine("run", "--rm", "--entrypoint", "id", image.tag, "-u").stdout.strip() != "0"
 
 
-def test_entry_point_is_the_runtime_interface_client(image: BuiltImage) -> None:
+def test_entry_point_chooses_the_runtime_interface_client_or_the_http_host(
+    image: BuiltImage,
+) -> None:
     config = image.inspect()["Config"]
-    assert config["Entrypoint"] == ["python", "-m", "awslambdaric"]
+    assert config["Entrypoint"] == ["python", "-m", "app.hosts.entry"]
+    assert "8000/tcp" in (config.get("ExposedPorts") or {})
     assert config["Cmd"] == ["handler.handler"]
     assert config["WorkingDir"] == "/var/task"
 

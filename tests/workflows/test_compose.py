@@ -1,7 +1,8 @@
 """docker-compose.yml, run for real as the README shows it (podman-compose where no Docker daemon
-answers): the stack comes up, the database turns healthy, `migrate` completes, the dev server
-(8000) and the function under the emulator (9000) answer, an admin write through one is read
-through the other, and `down -v` leaves no container, volume or network behind.
+answers): the stack comes up, the database turns healthy, `migrate` completes, the image as a
+web server (8000), the dev server (8001) and the function under the emulator (9000) answer, an
+admin write through one is read through the others, and `down -v` leaves no container, volume
+or network behind.
 
 Registries cannot be reached here, so the offline stand-ins are selected the way the compose file
 documents: BASE (the offline python:3.11-slim, plus this host's CA bundle so that pip inside the
@@ -39,7 +40,8 @@ DOTENV = readme.command(
     'echo "ADMIN_TOKEN_SHA256=$(printf %s '
     """'local-admin-token' | sha256sum | cut -d' ' -f1)" >> .env"""
 )
-CURL_DEV = readme.command("curl localhost:8000/health")
+CURL_WEB = readme.command("curl localhost:8000/health")
+CURL_DEV = readme.command("curl localhost:8001/health")
 CURL_FN = readme.command(
     "curl -d @events/http-v2/get-health.json "
     "localhost:9000/2015-03-31/functions/function/invocations"
@@ -169,16 +171,24 @@ def test_compose_up_serves_both_ports_and_down_leaves_nothing(
     # the function image's migrate handler ran to the end and found the schema at head.
     outcome = json.loads(migrate_log.strip().splitlines()[-1])
     assert outcome["current"], outcome
-    _wait("dev server", lambda: _answers("http://127.0.0.1:8000/health"), log, up)
+    _wait("web", lambda: _answers("http://127.0.0.1:8000/health"), log, up)
+    _wait("dev server", lambda: _answers("http://127.0.0.1:8001/health"), log, up)
 
+    assert json.loads(run_line(CURL_WEB, work, env)) == {"status": "ok"}
     assert json.loads(run_line(CURL_DEV, work, env)) == {"status": "ok"}
+    # `web` is the image's own entry point serving HTTP (JSON logs), not the dev server.
+    web_log = subprocess.run(
+        ["podman", "logs", _container(project, "web")], capture_output=True, text=True, check=True
+    )
+    assert "app.http" in web_log.stderr + web_log.stdout
     health = json.loads(run_line(CURL_FN, work, env))
     assert (health["statusCode"], json.loads(health["body"])) == (200, {"status": "ok"})
 
     created = json.loads(run_line(CURL_ADMIN, work, env))  # the token's digest came from .env
     assert created["slug"] == "hello", created
-    listed = httpx.get("http://127.0.0.1:8000/projects", timeout=10).json()
-    assert [p["slug"] for p in listed["items"]] == ["hello"]
+    for port in (8000, 8001):  # the web server and the dev server, one database
+        listed = httpx.get(f"http://127.0.0.1:{port}/projects", timeout=10).json()
+        assert [p["slug"] for p in listed["items"]] == ["hello"]
     event = json.loads((ROOT / "events/http-v2/get-projects.json").read_text())
     through_fn = httpx.post(
         "http://127.0.0.1:9000/2015-03-31/functions/function/invocations", json=event, timeout=60

@@ -31,6 +31,9 @@ EXERCISED: dict[str, str] = {
     "curl localhost:8000/health": (
         "tests/workflows/test_compose.py::test_compose_up_serves_both_ports_and_down_leaves_nothing"
     ),
+    "curl localhost:8001/health": (
+        "tests/workflows/test_compose.py::test_compose_up_serves_both_ports_and_down_leaves_nothing"
+    ),
     "curl -d @events/http-v2/get-health.json localhost:9000/2015-03-31/functions/function/"
     "invocations": (
         "tests/workflows/test_compose.py::test_compose_up_serves_both_ports_and_down_leaves_nothing"
@@ -142,6 +145,13 @@ NOT_RUN_HERE: dict[str, str] = {
     "--stack-name portfolio-backend-github --query "
     '"Stacks[0].Outputs[?OutputKey==\'DeployRoleArn\'].OutputValue" --output text)"': "AWS "
     "account and a GitHub repository (gh needs one to write variables to)",
+    # The HTTP host on ECS Express Mode (docs/http-host.md).
+    "aws cloudformation deploy --stack-name portfolio-backend-web --template-file "
+    "deploy/ecs-express.yaml --capabilities CAPABILITY_IAM --parameter-overrides "
+    "ImageUri=$IMAGE_URI_INDEX SubnetIds=$SUBNETS SecurityGroupIds=$SECURITY_GROUP "
+    "DbHost=$DB_HOST DbResourceId=$DB_RESOURCE_ID": "AWS account (ECS Express Mode); the "
+    "template is linted by cfn-lint and checked against the image and the app in "
+    "tests/sam/test_ecs_express.py",
     # The suite's own pytest invocations: `make test` runs these very tests.
     ".venv/bin/python -m pytest tests/reliability": "part of the suite (make test runs it)",
     "FUZZ_EXAMPLES=1000 .venv/bin/python -m pytest tests/reliability/test_fuzz.py": "part of the "
