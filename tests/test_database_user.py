@@ -171,8 +171,31 @@ def test_the_answer_survives_a_failed_attempt(
     _, url = stand_ins
     ResponseBucket.fail_first = 1  # the response bucket answers 503 once
     module = _inline_module(tmp_path)
+    pauses: list[float] = []
+    module.sleep = pauses.append  # the pause is recorded, not slept
     assert module.handler(_event(url, "Delete"), CONTEXT) == "SUCCESS"
     assert _answers() == [("SUCCESS", "role ready")]
+    assert pauses == [1.0]
+
+
+def test_the_answer_is_budgeted_like_the_migrations(
+    tmp_path: Path, stand_ins: tuple[DataApi, str]
+) -> None:
+    # Two attempts and a 1 s pause (it used to be three attempts of 10 s and 3 s of pauses,
+    # past the 15 s kept back); with 1.2 s left, one attempt and no pause.
+    _, url = stand_ins
+    module = _inline_module(tmp_path)
+    pauses: list[float] = []
+    module.sleep = pauses.append
+    ResponseBucket.fail_first = 5
+    with pytest.raises(RuntimeError, match="could not answer"):
+        module.handler(_event(url, "Delete"), CONTEXT)
+    assert (5 - ResponseBucket.fail_first, pauses) == (2, [1.0])
+    ResponseBucket.fail_first, pauses[:] = 5, []
+    short = SimpleNamespace(get_remaining_time_in_millis=lambda: 1_200)
+    with pytest.raises(RuntimeError, match="could not answer"):
+        module.handler(_event(url, "Delete"), short)
+    assert (5 - ResponseBucket.fail_first, pauses) == (1, [])
 
 
 def test_delete_leaves_the_database_alone(tmp_path: Path, stand_ins: tuple[DataApi, str]) -> None:

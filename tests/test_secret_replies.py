@@ -122,3 +122,63 @@ class _Settings:
         self.aws_secret_access_key = LAMBDA_CREDENTIALS.secret_access_key
         self.aws_session_token = LAMBDA_CREDENTIALS.session_token
         self.endpoint = endpoint
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    """A correct reply, sent one byte every 0.2 s (each read is quick, the whole is slow)."""
+
+    log: ClassVar[list[str]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = _secret_reply(GOOD_SECRET)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for byte in body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                threading.Event().wait(0.2)
+        except OSError:  # the client gave up
+            pass
+        self.log.append("sent")
+
+
+def test_a_reply_that_trickles_in_is_bounded_by_the_timeout_as_a_whole() -> None:
+    # Each byte arrives well within the 1 s timeout, the whole reply would take ~30 s: the
+    # per-read timeout alone (urllib's) let it through.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Trickle.log = []
+    try:
+        with pytest.raises(SecretsManagerError, match="TimeoutError"):
+            aws_secrets.get_secret_json(
+                SECRET_ARN,
+                credentials=LAMBDA_CREDENTIALS,
+                endpoint=f"http://127.0.0.1:{server.server_address[1]}",
+                timeout=1.0,
+            )
+        assert _Trickle.log == []  # given up on before the reply was complete
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_reply_larger_than_any_secret_is_refused() -> None:
+    _Endpoint.reply = ("huge", 200, "", b"[" + b"0," * (1024 * 1024) + b"0]", None)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(SecretsManagerError, match="more than any secret"):
+            aws_secrets.get_secret_json(
+                SECRET_ARN,
+                credentials=LAMBDA_CREDENTIALS,
+                endpoint=f"http://127.0.0.1:{server.server_address[1]}",
+            )
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import http.client
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -86,9 +87,12 @@ def get_secret_json(
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     # Every reply is untrusted input: a proxy's HTML page, a body cut short, JSON of the wrong
     # shape. Each becomes a SecretsManagerError (a 503 for the request), never a crash.
+    # `timeout` bounds each socket operation; the whole exchange is bounded by `ends` too,
+    # so a reply that trickles in cannot outlast it.
+    ends = time.monotonic() + timeout
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            reply = json.loads(response.read())
+            reply = json.loads(_read_within(response, ends))
     except urllib.error.HTTPError as exc:
         raise SecretsManagerError(f"GetSecretValue failed: {_aws_error(exc)}") from None
     except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
@@ -111,6 +115,28 @@ def get_secret_json(
     if not isinstance(value, dict):
         raise SecretsManagerError("the secret's SecretString is not a JSON object")
     return value
+
+
+# A SecretString holds at most 65,536 bytes
+# (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_SecretValueEntry.html);
+# a reply far larger is not Secrets Manager's.
+MAX_REPLY_BYTES = 1024 * 1024
+
+
+def _read_within(response: Any, ends: float) -> bytes:
+    """The reply's body, read by chunks; TimeoutError past `ends`, refused past the cap."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if time.monotonic() > ends:
+            raise TimeoutError("the reply took longer than the timeout")
+        chunk = response.read1(64 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_REPLY_BYTES:
+            raise SecretsManagerError("GetSecretValue answered more than any secret can hold")
+        chunks.append(chunk)
 
 
 def _aws_error(exc: urllib.error.HTTPError) -> str:

@@ -4,10 +4,13 @@ A cold start's first read used to pay for opening the connection (TLS handshake,
 SQLAlchemy's first-connect queries, the statement timeout) and for compiling its statement.
 `start()` does both in a daemon thread, on the pool's own connection, so the first request
 finds it open and the statements in the engine's compiled cache. Nothing waits for the thread:
-INIT ends whether the database answers or not (a paused Aurora takes 15 s or more to resume,
-Lambda's INIT limit is 10 s), and a request that needs the connection while the thread still
-holds it waits for the pool, at most the pool's timeout (DB_CONNECT_TIMEOUT), as any request
-does. A failure here is only logged: the request tries again and answers for itself.
+INIT ends whether the database answers or not (a paused Aurora resumes in 15 s or more,
+https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html,
+and Lambda's Init phase is limited to 10 s,
+https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html), and a request
+that needs the connection while the thread still holds it waits for the pool, at most the
+pool's timeout (DB_CONNECT_TIMEOUT), as any request does. A failure here is only logged: the
+request tries again and answers for itself.
 """
 
 from __future__ import annotations

@@ -112,9 +112,7 @@ def _replay(store: ObjectStore, key: str, body_hash: str) -> JSONResponse | None
         return None
     document = json.loads(found.body)
     if (document.get("idempotency") or {}).get("request_hash") != body_hash:
-        raise HTTPException(
-            422, "Idempotency-Key was already used with a different request body"
-        )
+        raise HTTPException(422, "Idempotency-Key was already used with a different request body")
     return JSONResponse({"id": document["id"], "status": "received"}, status_code=202)
 
 
