@@ -105,7 +105,8 @@ class Settings(BaseModel):
     # Each request's deadline outside Lambda: its database work ends by then (a JSON 503).
     request_timeout_seconds: Annotated[float, Field(gt=0, le=900)] = 30
     # After SIGTERM, how long in-flight requests may take to finish (ECS waits 30 s by default
-    # before SIGKILL).
+    # before SIGKILL: a container definition's stopTimeout, default 30 s on Fargate,
+    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html).
     shutdown_timeout_seconds: Annotated[int, Field(ge=0, le=120)] = 25
     # Set by Lambda: the dimension of the metrics the function emits (app/aws/metrics.py).
     aws_lambda_function_name: str | None = None

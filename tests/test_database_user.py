@@ -178,6 +178,13 @@ def test_the_answer_survives_a_failed_attempt(
     assert pauses == [1.0]
 
 
+def test_the_inline_code_fits_cloudformations_limit() -> None:
+    # "Your source code can contain up to 4096 characters" (AWS::Lambda::Function Code, ZipFile:
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lambda-function-code.html).
+    code = translate({"DatabaseMode": "create"}).properties("DatabaseUserFunction")["Code"]
+    assert len(code["ZipFile"]) <= 4096
+
+
 def test_the_answer_is_budgeted_like_the_migrations(
     tmp_path: Path, stand_ins: tuple[DataApi, str]
 ) -> None:

@@ -46,7 +46,7 @@ logger = logging.getLogger("app.http")
 LIVENESS_PATH = "/health"
 # ALB closes idle connections after 60 s by default; the target must keep them open longer,
 # or the load balancer may reuse a connection the target is closing (a 502).
-# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#connection-idle-timeout
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html#connection-idle-timeout
 KEEP_ALIVE_SECONDS = 75
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
