@@ -1,4 +1,5 @@
-"""Lambda entry points: `handler.handler` serves the API, `handler.migrate` runs migrations.
+"""Lambda entry points: `handler.handler` serves the API, `handler.migrate` runs migrations,
+`handler.drain` moves the contact outbox into the database.
 
 Module scope runs once per execution environment, during Lambda's INIT phase: settings are
 validated, the app is built and its lifespan started, so the first request pays for none of it
@@ -88,6 +89,14 @@ def migrate(event: Any, context: Any) -> dict[str, Any]:
             "AdminTokenDigestName parameter: store the token's SHA-256 hex digest, not the token)"
         )
     return custom_resource.refuse(event, context, reason)
+
+
+def drain(event: Any, context: Any) -> dict[str, Any]:
+    """The outbox drain, for S3 event notifications on the fallback bucket's outbox/ prefix
+    (docs/paused-database.md). With invalid settings it raises: Lambda retries the event."""
+    if invalid_settings is not None:
+        raise invalid_settings
+    return adapter.drain(event, context)
 
 
 # Only inside a Lambda runtime, never in tests or scripts; with invalid settings there is no

@@ -14,8 +14,17 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse, Response
 
 # Response headers a site's script may read beyond the CORS-safelisted ones (Cache-Control,
-# Content-Type, ...): without this a 429's or 503's Retry-After is hidden from it.
-EXPOSED_HEADERS = ["Retry-After"]
+# Content-Type, ...): without this a 429's or 503's Retry-After is hidden from it, and so are
+# a public read's ETag and where it came from (docs/paused-database.md). Every header the
+# schema documents is here (tests/test_cors.py).
+EXPOSED_HEADERS = [
+    "Retry-After",
+    "ETag",
+    "X-Content-Source",
+    "X-Snapshot-Revision",
+    "X-Snapshot-Age",
+    "X-Snapshot",
+]
 
 
 class JsonCORSMiddleware(CORSMiddleware):

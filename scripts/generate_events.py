@@ -259,6 +259,48 @@ OWNER_ROUTES: dict[str, tuple[Request, int]] = {
 }
 
 
+def s3_object_created(bucket: str, key: str, region: str = "us-east-1") -> dict[str, Any]:
+    """The event S3 sends a function when an object is created (the outbox drain's trigger).
+
+    Shape as documented: https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+    (the key URL-encoded, spaces as "+").
+    """
+    from urllib.parse import quote_plus
+
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": region,
+                "eventTime": "2026-12-05T06:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AROAEXAMPLEROLEID:portfolio-api"},
+                "requestParameters": {"sourceIPAddress": "10.0.1.10"},
+                "responseElements": {
+                    "x-amz-request-id": "C3D13FE58DE4C810",
+                    "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5J",
+                },
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "outbox-drain",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": {
+                        "key": quote_plus(key, safe="/"),
+                        "size": 180,
+                        "eTag": "d41d8cd98f00b204e9800998ecf8427e",
+                        "sequencer": "0055AED6DCD90281E5",
+                    },
+                },
+            }
+        ]
+    }
+
+
 def valid_events() -> dict[str, tuple[dict[str, Any], int]]:
     events = {
         f"{source}/{route}.json": (build(request), status)

@@ -17,7 +17,13 @@ from app.api import schemas
 from app.api.deps import DbConnection
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, pattern
-from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
+from app.api.responses import (
+    ADMIN_ERRORS,
+    BODY_ERRORS,
+    CONTACT_ACCEPTED,
+    DATABASE_ERRORS,
+    NOT_FOUND,
+)
 from app.api.schemas import END
 from app.data import crud, db_limits
 from app.errors import is_outage
@@ -60,7 +66,7 @@ def _not_found(message_id: str) -> HTTPException:
     "",
     status_code=202,
     response_model=schemas.ContactReceipt,
-    responses={**BODY_ERRORS, **_RATE_LIMITED},
+    responses={**CONTACT_ACCEPTED, **BODY_ERRORS, **_RATE_LIMITED},
 )
 async def send_message(
     request: Request,
@@ -132,7 +138,7 @@ async def send_message(
     if fallback is None:
         return work(threading.Event())
     try:
-        receipt = attempt(work, fallback.budget_seconds)
+        receipt = attempt(work, fallback.budget_seconds, fallback.breaker)
         response.headers[SOURCE_HEADER] = "database"
         return receipt
     except OverBudgetError:

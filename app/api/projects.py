@@ -10,7 +10,14 @@ from app.api import schemas
 from app.api.deps import DbConnection, DbReader
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
-from app.api.responses import ADMIN_ERRORS, BODY_ERRORS, DATABASE_ERRORS, NOT_FOUND
+from app.api.responses import (
+    ADMIN_ERRORS,
+    BODY_ERRORS,
+    DATABASE_ERRORS,
+    NOT_FOUND,
+    PUBLIC_READ,
+    snapshot_written,
+)
 from app.data import crud
 from app.fallback import publishing
 from app.fallback import reads as fallback_reads
@@ -48,7 +55,11 @@ def _not_found(slug: str) -> HTTPException:
     return HTTPException(404, f"project {slug!r} not found")
 
 
-@router.get("", response_model=schemas.Page[schemas.ProjectSummary], responses=_DRAFT_ERRORS)
+@router.get(
+    "",
+    response_model=schemas.Page[schemas.ProjectSummary],
+    responses={**PUBLIC_READ, **_DRAFT_ERRORS},
+)
 async def list_projects(
     request: Request,
     response: Response,
@@ -96,7 +107,9 @@ async def list_projects(
 
 
 @router.get(
-    "/{slug}", response_model=schemas.ProjectPublic, responses={**NOT_FOUND, **_DRAFT_ERRORS}
+    "/{slug}",
+    response_model=schemas.ProjectPublic,
+    responses={**PUBLIC_READ, **NOT_FOUND, **_DRAFT_ERRORS},
 )
 async def get_project(
     request: Request, response: Response, slug: SlugPath, read: DbReader
@@ -124,7 +137,7 @@ async def get_project(
     "",
     status_code=201,
     response_model=schemas.ProjectPublic,
-    responses={**ADMIN_ERRORS, **BODY_ERRORS, **_CONFLICT},
+    responses={**snapshot_written(201), **ADMIN_ERRORS, **BODY_ERRORS, **_CONFLICT},
 )
 async def create_project(
     request: Request,
@@ -154,7 +167,7 @@ async def create_project(
 @admin_router.patch(
     "/{slug}",
     response_model=schemas.ProjectPublic,
-    responses={**ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND, **_CONFLICT},
+    responses={**snapshot_written(200), **ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND, **_CONFLICT},
 )
 async def update_project(
     request: Request, _: Admin, slug: SlugPath, data: schemas.ProjectUpdate, conn: DbConnection
@@ -175,7 +188,10 @@ async def update_project(
 
 
 @admin_router.delete(
-    "/{slug}", status_code=204, response_class=Response, responses={**ADMIN_ERRORS, **NOT_FOUND}
+    "/{slug}",
+    status_code=204,
+    response_class=Response,
+    responses={**snapshot_written(204), **ADMIN_ERRORS, **NOT_FOUND},
 )
 async def delete_project(
     request: Request, _: Admin, slug: SlugPath, conn: DbConnection

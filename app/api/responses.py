@@ -36,3 +36,61 @@ ADMIN_ERRORS: Responses = {
 }
 
 NOT_FOUND: Responses = {404: {"model": ErrorBody}}
+
+# Headers of public reads (app/fallback/reads.py, app/caching.py), documented so that clients
+# know them and so that CORS exposes every one (tests/test_cors.py: a browser hides a
+# response header from a cross-origin script unless it is exposed).
+_ETAG = {
+    "description": "Digest of the body, the same from either source; send it as If-None-Match",
+    "schema": {"type": "string"},
+}
+_SOURCE = {
+    "description": "Where the answer came from: `database`, or `snapshot` when the database "
+    "did not answer within DB_READ_BUDGET_MS (docs/paused-database.md)",
+    "schema": {"type": "string", "enum": ["database", "snapshot"]},
+}
+_SNAPSHOT_INFO = {
+    "X-Snapshot-Revision": {
+        "description": "The snapshot's revision (answers from the snapshot only)",
+        "schema": {"type": "integer"},
+    },
+    "X-Snapshot-Age": {
+        "description": "Seconds since the snapshot was written (answers from the snapshot only)",
+        "schema": {"type": "integer"},
+    },
+}
+PUBLIC_READ: Responses = {
+    200: {"headers": {"ETag": _ETAG, "X-Content-Source": _SOURCE, **_SNAPSHOT_INFO}},
+    304: {
+        "description": "Not modified: If-None-Match matched the current ETag",
+        "headers": {"ETag": _ETAG},
+    },
+}
+
+# POST /contact: stored in the database, or in the outbox while the database is away.
+CONTACT_ACCEPTED: Responses = {
+    202: {
+        "headers": {
+            "X-Content-Source": {
+                "description": "`database`, or `outbox` when the database did not answer within "
+                "the budget (the message is moved in once it is back)",
+                "schema": {"type": "string", "enum": ["database", "outbox"]},
+            }
+        }
+    }
+}
+
+
+def snapshot_written(status: int) -> Responses:
+    """An admin write that changes public content: whether the snapshot followed it."""
+    return {
+        status: {
+            "headers": {
+                "X-Snapshot": {
+                    "description": "`current`: the public snapshot has this change; `stale`: "
+                    "it could not be written, and the next read or write repairs it",
+                    "schema": {"type": "string", "enum": ["current", "stale"]},
+                }
+            }
+        }
+    }

@@ -57,7 +57,7 @@ def serve(
     if fallback is None:
         return work(threading.Event())[0]
     try:
-        result, behind = attempt(work, fallback.budget_seconds)
+        result, behind = attempt(work, fallback.budget_seconds, fallback.breaker)
     except OverBudgetError:
         return _from_snapshot(fallback, response, from_snapshot)
     except sa_exc.SQLAlchemyError as error:

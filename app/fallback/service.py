@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from app.fallback import snapshot
+from app.fallback.budget import Breaker
 from app.fallback.store import ObjectStore
 
 logger = logging.getLogger("app.fallback")
@@ -33,6 +34,9 @@ class Fallback:
     reader: snapshot.Reader = field(init=False)
     # Set when this environment wrote to the outbox: its next database success drains it.
     outbox_pending: threading.Event = field(default_factory=threading.Event)
+    # Open while an over-budget database attempt of this environment is still running: public
+    # reads and the contact form then answer from the snapshot and the outbox at once.
+    breaker: Breaker = field(default_factory=Breaker)
 
     def __post_init__(self) -> None:
         self.reader = snapshot.Reader(self.store)

@@ -201,6 +201,51 @@ class LambdaAdapter:
             lambda r: {"Current": r["current"] or "", "Applied": ",".join(r["applied"])},
         )
 
+    def drain(self, event: Any, context: Any) -> dict[str, Any]:
+        """Move the outbox into the database: the drain function, invoked by S3 when a
+        contact message lands in the outbox (template.yaml, DrainFunction).
+
+        Waits for the database within the invocation (a paused Aurora resumes in ~15 s, 30 s
+        or more after a long pause), retrying connections like the migration does. If it is
+        still away, the error fails the invocation and Lambda retries the event (asynchronous
+        invocation: twice, about a minute then two minutes later,
+        https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html); the
+        messages stay in the outbox meanwhile, and the next visit, admin read or deploy drains
+        them too. Exactly once whoever drains: app/fallback/outbox.py.
+        """
+        from app import counters
+        from app.data import db_limits
+        from app.data.migrate import connect_patiently
+        from app.fallback import outbox
+        from app.hosts import s3_events
+
+        buckets = s3_events.outbox_buckets(event)
+        if self.settings.fallback_bucket:
+            # Told its bucket: events naming any other are not its business.
+            buckets &= {self.settings.fallback_bucket}
+        # Otherwise (the template's drain function) the bucket comes from the event: naming it
+        # in the function's configuration would close the dependency cycle between bucket,
+        # notification and function; the role allows that one bucket only.
+        if not buckets:
+            return {"drained": 0}
+        invocation = deadline_of(context)
+        stored = 0
+        with self._busy, db_limits.deadline(invocation):
+            engine = self.state["engine"]
+            try:
+                connect_patiently(engine, invocation).close()
+            except Exception as error:
+                logger.warning("outbox not drained, database away: %s", type(error).__name__)
+                raise  # Lambda retries the event
+            for bucket in sorted(buckets):
+                store = store_from_settings(
+                    self.settings.model_copy(update={"fallback_bucket": bucket})
+                )
+                assert store is not None  # a bucket is named
+                stored += outbox.drain(engine, store, counters.for_app(self.app), self.settings)
+        logger.info("outbox drained: %d message(s) stored", stored)
+        return {"drained": stored}
+
     def shutdown(self) -> None:
         """Run the lifespan's shutdown (disposing the engine) once, after any running call."""
         with self._busy:

@@ -276,6 +276,11 @@ NEEDS: dict[str, list[str]] = {
         "iam:TagRole",
         "iam:UpdateAssumeRolePolicy",
     ],
+    "AWS::IAM::RolePolicy": [
+        "iam:PutRolePolicy",
+        "iam:GetRolePolicy",
+        "iam:DeleteRolePolicy",
+    ],
     "AWS::Lambda::Alias": [
         "lambda:CreateAlias",
         "lambda:GetAlias",
@@ -326,6 +331,9 @@ NEEDS: dict[str, list[str]] = {
         "s3:PutBucketOwnershipControls",
         "s3:PutLifecycleConfiguration",
         "s3:PutBucketTagging",
+        # The notification that invokes the outbox drain (NotificationConfiguration).
+        "s3:PutBucketNotification",
+        "s3:GetBucketNotification",
     ],
     "AWS::S3::BucketPolicy": [
         "s3:PutBucketPolicy",

@@ -140,6 +140,16 @@ TARGETED: list[tuple[str, str, str, str, dict[str, Any], int]] = [
     ("db_down", "GET", "/projects", "/projects", {}, 503),
     ("ok", "GET", "/projects/{slug}", "/projects/hello-world", {}, 200),
     ("ok", "GET", "/projects/{slug}", "/projects/nope", {}, 404),
+    # A cache revalidating (app/caching.py): `*` matches whatever the current ETag is.
+    ("ok", "GET", "/projects", "/projects", {"headers": {"if-none-match": "*"}}, 304),
+    (
+        "ok",
+        "GET",
+        "/projects/{slug}",
+        "/projects/hello-world",
+        {"headers": {"if-none-match": "*"}},
+        304,
+    ),
     ("db_down", "GET", "/projects/{slug}", "/projects/hello-world", {}, 503),
     ("ok", "POST", "/projects", "/projects", {"json": _PROJECT, "admin": True}, 201),
     ("ok", "POST", "/projects", "/projects", {"json": _PROJECT}, 401),

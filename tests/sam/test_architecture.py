@@ -128,5 +128,6 @@ def test_build_and_deploy_resolve_the_same_architecture(
         == {
             "ApiFunction": expected,
             "MigrateFunction": expected,
+            "DrainFunction": expected,
         }
     )

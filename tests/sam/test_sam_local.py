@@ -270,7 +270,7 @@ def test_sam_build_builds_one_image_for_both_functions(sam_build: Path) -> None:
     assert built is not None
     uris = {
         built["Resources"][name]["Properties"]["ImageUri"]
-        for name in ("ApiFunction", "MigrateFunction")
+        for name in ("ApiFunction", "MigrateFunction", "DrainFunction")
     }
     assert len(uris) == 1  # same Dockerfile, context and build args: SAM builds it once
 

@@ -84,9 +84,13 @@ def test_the_architecture_is_set_once_and_is_no_parameter() -> None:
 
 @pytest.mark.parametrize(
     ("name", "command"),
-    [("ApiFunction", "handler.handler"), ("MigrateFunction", "handler.migrate")],
+    [
+        ("ApiFunction", "handler.handler"),
+        ("MigrateFunction", "handler.migrate"),
+        ("DrainFunction", "handler.drain"),
+    ],
 )
-def test_both_functions_are_the_same_image_with_their_own_command(name: str, command: str) -> None:
+def test_every_function_is_the_same_image_with_its_own_command(name: str, command: str) -> None:
     fn = functions()[name]
     assert fn["Properties"]["PackageType"] == "Image"
     assert fn["Properties"]["ImageConfig"]["Command"] == [command]
@@ -97,7 +101,7 @@ def test_both_functions_are_the_same_image_with_their_own_command(name: str, com
     assert (
         ROOT / fn["Metadata"]["DockerContext"] / fn["Metadata"]["Dockerfile"]
     ).name == "Dockerfile"
-    assert set(functions()) == {"ApiFunction", "MigrateFunction"}
+    assert set(functions()) == {"ApiFunction", "MigrateFunction", "DrainFunction"}
 
 
 def test_memory_timeout_and_concurrency_are_parameters_with_defaults() -> None:
@@ -110,7 +114,7 @@ def test_memory_timeout_and_concurrency_are_parameters_with_defaults() -> None:
         assert "Default" in PARAMETERS[name]
 
 
-@pytest.mark.parametrize("name", ["ApiFunction", "MigrateFunction"])
+@pytest.mark.parametrize("name", ["ApiFunction", "MigrateFunction", "DrainFunction"])
 def test_logs_are_json_into_a_log_group_with_retention(name: str) -> None:
     logging = functions()[name]["Properties"]["LoggingConfig"]
     assert logging["LogFormat"] == "JSON"
