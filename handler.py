@@ -43,7 +43,7 @@ else:
         from app.engine import engine_for
 
         engine = engine_for(settings.model_copy(update={"db_pool_size": 1}))
-        warmup.start(engine)
+        warmup.start(engine, carry=settings.fallback_bucket is not None)
     from app.hosts.lambda_host import LambdaAdapter
 
     adapter = LambdaAdapter(settings, engine=engine)

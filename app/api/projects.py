@@ -91,8 +91,13 @@ async def list_projects(
         items, total = fallback_reads.serve(
             request,
             response,
-            from_db=lambda public: public(
-                crud.list_projects, limit=limit, offset=page.offset, tag=tag, featured=featured
+            from_db=lambda public, carry: public(
+                crud.list_projects,
+                limit=limit,
+                offset=page.offset,
+                tag=tag,
+                featured=featured,
+                carry=carry,
             ),
             from_snapshot=lambda snap: snap.page(
                 limit=limit, offset=page.offset, tag=tag, featured=featured
@@ -118,7 +123,9 @@ async def get_project(
         project = fallback_reads.serve(
             request,
             response,
-            from_db=lambda public: public(crud.get_project, slug=slug, published_only=True),
+            from_db=lambda public, carry: public(
+                crud.get_project, slug=slug, published_only=True, carry=carry
+            ),
             from_snapshot=lambda snap: snap.project(slug),
         )
     if project is None:

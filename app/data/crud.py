@@ -109,14 +109,16 @@ def list_projects(
     tag: str | None = None,
     featured: bool | None = None,
     published: bool | None = True,
+    carry: publication.Carrier | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Project summaries (no body) in list order, and how many match in all.
 
     `published`: True for the public list, False for drafts only, None for both. The count
     comes with the page (a window count over the filtered rows, computed before LIMIT), so a
     page is one statement; only a page past the end, which has no row to carry it, counts
-    again.
+    again. `carry`'s columns ride in whichever statement answers (app/data/publication.py).
     """
+    carried = carry.columns if carry is not None else []
     where: list[ColumnElement[bool]] = []
     if published is not None:
         where.append(projects.c.published.is_(published))
@@ -130,17 +132,22 @@ def list_projects(
     columns = [*_SUMMARY_COLUMNS, *([tags] if tags is not None else [])]
     total_column = func.count().over().label("total")
     rows = conn.execute(
-        select(*columns, total_column)
+        select(*columns, total_column, *carried)
         .where(*where)
         .order_by(*_LIST_ORDER)
         .limit(limit)
         .offset(offset)
     ).all()
+    first: Any
     if rows:
-        total = int(rows[0].total)
+        first = rows[0]
     else:
-        total = conn.execute(select(func.count()).select_from(projects).where(*where)).scalar_one()
-    return _with_tags(conn, rows), total
+        first = conn.execute(
+            select(func.count().label("total"), *carried).select_from(projects).where(*where)
+        ).one()
+    if carry is not None:
+        carry.take(first)
+    return _with_tags(conn, rows), int(first.total)
 
 
 def published_projects(conn: Connection) -> list[dict[str, Any]]:
@@ -152,15 +159,27 @@ def published_projects(conn: Connection) -> list[dict[str, Any]]:
     return [_public(r, tags[r.id]) for r in rows]
 
 
-def get_project(conn: Connection, *, slug: str, published_only: bool) -> dict[str, Any] | None:
-    """One project, body and tags included, in one statement on PostgreSQL."""
+def get_project(
+    conn: Connection,
+    *,
+    slug: str,
+    published_only: bool,
+    carry: publication.Carrier | None = None,
+) -> dict[str, Any] | None:
+    """One project, body and tags included, in one statement on PostgreSQL (`carry`'s
+    columns too: app/data/publication.py)."""
     tags = _tags_column(conn)
-    query = select(projects, *([tags] if tags is not None else [])).where(projects.c.slug == slug)
+    carried = carry.columns if carry is not None else []
+    query = select(projects, *([tags] if tags is not None else []), *carried).where(
+        projects.c.slug == slug
+    )
     if published_only:
         query = query.where(projects.c.published.is_(True))
     row = conn.execute(query).first()
     if row is None:
         return None
+    if carry is not None:
+        carry.take(row)
     return _with_tags(conn, [row])[0]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import Label
 
 from app.data.tables import publication
 
@@ -35,6 +36,35 @@ def state(conn: Connection) -> tuple[int, int]:
     """(revision, snapshot_revision): the snapshot is behind when the first is larger."""
     row = conn.execute(select(_p.revision, _p.snapshot_revision).where(_p.id == 1)).one()
     return int(row[0]), int(row[1])
+
+
+class Carrier:
+    """`state()` read in the same statement as a public read's content: no round trip of its own.
+
+    A public read with the fallback on must know whether the snapshot is behind (a crash
+    between an admin commit and its snapshot write); a read of its own would double the
+    round trips of every warm read. The read adds `columns` (uncorrelated scalar subqueries)
+    to its statement and hands the first row to `take`; when it has no row to carry them (a
+    404), `state` reads them on their own.
+    """
+
+    def __init__(self) -> None:
+        self.columns: list[Label[Any]] = [
+            select(_p.revision).where(_p.id == 1).scalar_subquery().label("publication_revision"),
+            select(_p.snapshot_revision)
+            .where(_p.id == 1)
+            .scalar_subquery()
+            .label("publication_snapshot_revision"),
+        ]
+        self._carried: tuple[int, int] | None = None
+
+    def take(self, row: Any) -> None:
+        """Keep the state from a row of the read's statement (one with `columns` in it)."""
+        self._carried = int(row.publication_revision), int(row.publication_snapshot_revision)
+
+    def state(self, conn: Connection) -> tuple[int, int]:
+        """The carried (revision, snapshot_revision), else read now (one more round trip)."""
+        return self._carried if self._carried is not None else state(conn)
 
 
 def snapshot_written(conn: Connection, revision: int) -> None:

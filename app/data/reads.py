@@ -68,8 +68,15 @@ class Reader:
             # the level when the connection goes back to the pool with a `SET
             # default_transaction_isolation` (a round trip, and a SET that pins RDS Proxy).
             # This is a flag on the client: psycopg2 just sends no BEGIN while it is on.
-            raw = connection.connection.dbapi_connection
-            raw.autocommit = True  # type: ignore[union-attr]
+            raw: Any = connection.connection.dbapi_connection
+            if raw.isolation_level is not None:
+                # An explicit level (left by SQLAlchemy resetting the snapshot's REPEATABLE
+                # READ, app/fallback/snapshot.py, to the server's default by name) makes
+                # psycopg2 send `SET default_transaction_isolation` each time autocommit goes
+                # off: a round trip per read. Outside autocommit and a transaction, going
+                # back to the session default is only a flag; the level is the same.
+                raw.isolation_level = None
+            raw.autocommit = True
             self._autocommitting = raw
         self._connection = connection
         return connection

@@ -20,7 +20,7 @@ import threading
 
 from sqlalchemy.engine import Engine
 
-from app.data import crud, reads
+from app.data import crud, publication, reads
 
 logger = logging.getLogger("app.db")
 
@@ -30,18 +30,25 @@ FIRST_PAGE = 20
 NO_SLUG = ""
 
 
-def warm(engine: Engine) -> None:
-    """Open the pooled connection and run the hot reads once (their compiled forms are kept)."""
+def warm(engine: Engine, *, carry: bool = False) -> None:
+    """Open the pooled connection and run the hot reads once (their compiled forms are kept).
+
+    `carry`: with the fallback on, the public reads carry the publication state
+    (app/fallback/reads.py); those are the statements to compile.
+    """
     try:
         with reads.reader(engine) as read:
-            read(crud.list_projects, limit=FIRST_PAGE, offset=0)
-            read(crud.get_project, slug=NO_SLUG, published_only=True)
+            carrier = publication.Carrier() if carry else None
+            read(crud.list_projects, limit=FIRST_PAGE, offset=0, carry=carrier)
+            read(crud.get_project, slug=NO_SLUG, published_only=True, carry=carrier)
     except Exception as error:  # a warm-up that fails changes nothing
         logger.info("database warm-up did not complete: %s", type(error).__name__)
 
 
-def start(engine: Engine) -> threading.Thread:
-    """Run `warm(engine)` in a daemon thread and return at once."""
-    thread = threading.Thread(target=warm, args=(engine,), name="db-warmup", daemon=True)
+def start(engine: Engine, *, carry: bool = False) -> threading.Thread:
+    """Run `warm(engine, carry=carry)` in a daemon thread and return at once."""
+    thread = threading.Thread(
+        target=warm, args=(engine,), kwargs={"carry": carry}, name="db-warmup", daemon=True
+    )
     thread.start()
     return thread

@@ -34,10 +34,11 @@ def serve(
     request: Request,
     response: Response,
     *,
-    from_db: Callable[[data_reads.Reader], T],
+    from_db: Callable[[data_reads.Reader, publication.Carrier | None], T],
     from_snapshot: Callable[[snapshot.Snapshot], T],
 ) -> T:
-    """`from_db` (given the request's reader: app/data/reads.py) on the database within the
+    """`from_db` (given the request's reader, app/data/reads.py, and the carrier its statement
+    takes the publication state in, None without a fallback) on the database within the
     budget, else `from_snapshot` on the snapshot."""
     engine: Engine = request.state.engine
     fallback = Fallback.for_app(request.app)
@@ -45,8 +46,10 @@ def serve(
 
     def work(_abandoned: threading.Event) -> tuple[T, bool]:
         with db_limits.deadline(deadline), data_reads.reader(engine) as read:
-            result = from_db(read)
-            revision, held = read(publication.state) if fallback else (0, 0)
+            carry = publication.Carrier() if fallback is not None else None
+            result = from_db(read, carry)
+            # Carried in the read's own statement (one round trip), read alone only for a 404.
+            revision, held = read(carry.state) if carry is not None else (0, 0)
         if fallback is not None:
             outbox.drain_if_pending(engine, fallback, request.app)
         return result, revision > held
