@@ -182,7 +182,8 @@ def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("sam")
     base = _base_with_host_ca(work)
     text = (ROOT / "template.yaml").read_text()
-    assert text.count("      DockerContext: .\n") == 2 and text.count("DockerBuildArgs: {}") == 2
+    # The API, migrate and drain functions.
+    assert text.count("      DockerContext: .\n") == 3 and text.count("DockerBuildArgs: {}") == 3
     x86 = "\n    Architectures: [x86_64]\n"
     assert text.count("\n    Architectures: [arm64]\n") == 1
     text = text.replace("\n    Architectures: [arm64]\n", x86)

@@ -73,7 +73,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     arch = {"x86_64": "amd64", "arm64": "arm64"}[resolved_architecture(work)]
     base = base_with_host_ca(f"localhost/portfolio-workflows-test-base:{arch}", arch)
     template = (work / "template.yaml").read_text()
-    assert template.count("DockerBuildArgs: {}") == 2
+    assert template.count("DockerBuildArgs: {}") == 3  # the API, migrate and drain functions
     (work / "template.yaml").write_text(
         template.replace("DockerBuildArgs: {}", f"DockerBuildArgs: {json.dumps({'BASE': base})}")
     )
