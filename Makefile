@@ -86,10 +86,12 @@ local: venv ## Run the image under the real Lambda emulator on port 9000, on a m
 invoke: ## POST EVENT (a file in events/, with or without the events/ prefix) to `make local`
 	bash scripts/engine.sh invoke $(EVENT)
 
-bench: venv ## Cold-start benchmark of the image against the alternatives (bench/)
+bench: venv ## Benchmarks (bench/): cold start, visitor latency with the database paused, HTTP host under load
 	$(SETUP) test
 	$(PY) bench/coldstart.py $(BENCH_ARGS)
 	$(PY) bench/paused.py
+	ARCH=$(ARCH) bash scripts/engine.sh build $(IMAGE)
+	$(PY) bench/http_load.py --tag $(IMAGE)
 
 clean: ## Remove the virtualenv, caches and the local SQLite file
 	rm -rf $(VENV) $(RUN_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam portfolio.db

@@ -125,9 +125,9 @@ def test_a_visitor_never_waits_for_a_paused_database(
             timeout=STOPPED_FOR,  # past it the test fails: not answered during the pause
         )
         answered_at = time.monotonic()
-        # Every process is still stopped: the answers came without the database. A backend
-        # that was exiting when the list was taken (the owner's connection just closed) is a
-        # zombie ("Z") until the stopped postmaster reaps it: it serves nothing either.
+        # Every process is still stopped: the answers came without the database.
+        # A backend that was already exiting when it was stopped (the owner's closed
+        # connection) ends as a zombie its stopped postmaster cannot reap: "Z" serves nothing.
         for pid in pids:
             if Path(f"/proc/{pid}").exists():
                 state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
