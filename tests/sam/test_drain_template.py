@@ -76,7 +76,8 @@ def test_a_failed_drain_is_retried_by_lambda() -> None:
     function = stack.properties("DrainFunction")
     # Room to wait out a resume (30 s or more after a long pause) within one attempt.
     assert function["Timeout"] >= 60
-    assert function["ReservedConcurrentExecutions"] == 1
+    # Reserving any would fail the deploy on new accounts (a concurrency quota of 10).
+    assert "ReservedConcurrentExecutions" not in function
 
 
 def test_the_store_policy_is_in_place_before_the_first_snapshot_is_written() -> None:
