@@ -230,6 +230,7 @@ def env_vars(
         "DB_SSLMODE": "",
         "ADMIN_TOKEN_SHA256": ADMIN_TOKEN_SHA256,
         "SCHEMA_REVISION": "",
+        "FALLBACK_BUCKET": "",  # no S3 here: the paused-database fallback is off locally
         "DB_CONNECT_TIMEOUT": "3",
     }
     path = sam_build.parent.parent / "env.json"
