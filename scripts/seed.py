@@ -79,7 +79,7 @@ def seed() -> dict[str, list[str]]:
                 if crud.get_project(conn, slug=data.slug, published_only=False) is not None:
                     kept.append(data.slug)
                     continue
-                crud.create_project(conn, data=data)
+                crud.create_project(conn, fields=data.model_dump())
                 added.append(data.slug)
     finally:
         engine.dispose()

@@ -156,7 +156,7 @@ def seeded_db(clean_db: Engine) -> Engine:
     from scripts.generate_events import MESSAGE_ID
 
     with clean_db.begin() as conn:
-        crud.create_project(conn, data=schemas.ProjectCreate(**SAMPLE_PROJECT))
+        crud.create_project(conn, fields=schemas.ProjectCreate(**SAMPLE_PROJECT).model_dump())
         # The message the inbox's sample events read, mark and delete.
         conn.execute(
             contact_messages.insert().values(

@@ -92,7 +92,7 @@ def test_a_full_page_of_the_largest_projects_stays_under_one_megabyte(
 ) -> None:
     with clean_db.begin() as conn:
         for index in range(LIST_MAX_ITEMS + 10):
-            crud.create_project(conn, data=_worst_project(index))
+            crud.create_project(conn, fields=_worst_project(index).model_dump())
     from scripts.generate_events import http_v2
 
     event = http_v2({"method": "GET", "path": "/projects", "query": {"limit": "100"}})
@@ -120,7 +120,7 @@ def test_the_largest_single_project_stays_under_lambdas_limit(
     lambda_handler: Any, clean_db: Engine
 ) -> None:
     with clean_db.begin() as conn:
-        crud.create_project(conn, data=_worst_project(0))
+        crud.create_project(conn, fields=_worst_project(0).model_dump())
     from scripts.generate_events import http_v2
 
     slug = _worst_project(0).slug
@@ -165,7 +165,7 @@ def test_a_full_inbox_page_of_the_largest_messages_stays_under_one_megabyte(
 
     with clean_db.begin() as conn:
         for index in range(INBOX_MAX_ITEMS + 5):
-            crud.create_contact_message(conn, data=_worst_message(index))
+            crud.create_contact_message(conn, fields=_worst_message(index).model_dump())
     event = http_v2(
         {
             "method": "GET",

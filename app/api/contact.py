@@ -222,7 +222,7 @@ def _store_message(
             429, "too many messages, try again later", headers={"Retry-After": str(wait)}
         )
     receipt = {
-        "id": crud.create_contact_message(conn, data=data, message_id=message_id),
+        "id": crud.create_contact_message(conn, fields=data.model_dump(), message_id=message_id),
         "status": "received",
     }
     guard.remember(202, receipt)

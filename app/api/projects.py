@@ -155,7 +155,7 @@ async def create_project(
     )
     if (replayed := idempotent.claim(guard)) is not None:
         return replayed
-    created = crud.create_project(conn, data=data)
+    created = crud.create_project(conn, fields=data.model_dump())
     publishing.mark(request.scope)
     if created is None:
         raise HTTPException(409, f"project {data.slug!r} already exists")
@@ -177,7 +177,7 @@ async def update_project(
         and crud.get_project(conn, slug=data.slug, published_only=False) is not None
     ):
         raise HTTPException(409, f"project {data.slug!r} already exists")
-    project = crud.update_project(conn, slug=slug, data=data)
+    project = crud.update_project(conn, slug=slug, sent=data.model_dump(exclude_unset=True))
     publishing.mark(request.scope)
     if project is None:
         raise _not_found(slug)

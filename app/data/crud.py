@@ -24,7 +24,6 @@ from sqlalchemy.engine import Connection, Row
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
 
-from app.api import schemas
 from app.data import publication
 from app.data.tables import contact_messages, project_tags, projects
 
@@ -192,12 +191,13 @@ def _set_tags(conn: Connection, project_id: int, tags: list[str]) -> None:
         )
 
 
-def create_project(conn: Connection, *, data: schemas.ProjectCreate) -> dict[str, Any] | None:
-    """Insert a project and its tags; None when the slug is taken (also by a concurrent
-    insert: ON CONFLICT waits for it). The caller's transaction makes the pair atomic."""
+def create_project(conn: Connection, *, fields: dict[str, Any]) -> dict[str, Any] | None:
+    """Insert a project (its validated fields, tags included) and its tags; None when the slug
+    is taken (also by a concurrent insert: ON CONFLICT waits for it). The caller's transaction
+    makes the pair atomic."""
     now = _now()
-    values = data.model_dump(exclude={"tags"})
-    if data.published and data.published_at is None:
+    values = {name: value for name, value in fields.items() if name != "tags"}
+    if values["published"] and values.get("published_at") is None:
         values["published_at"] = now  # first publish
     project_id = conn.execute(
         dialect_insert(conn, projects)
@@ -207,16 +207,14 @@ def create_project(conn: Connection, *, data: schemas.ProjectCreate) -> dict[str
     ).scalar_one_or_none()
     if project_id is None:
         return None
-    _set_tags(conn, project_id, data.tags)
-    if data.published:
+    _set_tags(conn, project_id, fields["tags"])
+    if values["published"]:
         publication.bump(conn)
-    return get_project(conn, slug=data.slug, published_only=False)
+    return get_project(conn, slug=values["slug"], published_only=False)
 
 
-def update_project(
-    conn: Connection, *, slug: str, data: schemas.ProjectUpdate
-) -> dict[str, Any] | None:
-    """Apply the fields that were sent; None when no project has this slug.
+def update_project(conn: Connection, *, slug: str, sent: dict[str, Any]) -> dict[str, Any] | None:
+    """Apply the fields that were sent (validated); None when no project has this slug.
 
     Only real changes are written: an empty or no-op PATCH leaves the row, and `updated_at`,
     as they were. The row is locked first, so two concurrent PATCHes apply one after the other.
@@ -225,11 +223,7 @@ def update_project(
     if row is None:
         return None
     current = _public(row, _tags_by_project(conn, [row.id])[row.id])
-    changes = {
-        name: value
-        for name, value in data.model_dump(exclude_unset=True).items()
-        if current[name] != value
-    }
+    changes = {name: value for name, value in sent.items() if current[name] != value}
     if not changes:
         return current
     tags = changes.pop("tags", None)
@@ -267,13 +261,15 @@ def delete_project(conn: Connection, *, slug: str) -> bool:
 
 
 def create_contact_message(
-    conn: Connection, *, data: schemas.ContactCreate, message_id: str | None = None
+    conn: Connection, *, fields: dict[str, Any], message_id: str | None = None
 ) -> str:
     """Store a message under `message_id` (the outbox's id when the route chose one first)."""
     message_id = message_id or uuid.uuid4().hex
     conn.execute(
         insert(contact_messages).values(
-            id=message_id, created_at=_now(), **data.model_dump(exclude={"website"})
+            id=message_id,
+            created_at=_now(),
+            **{name: value for name, value in fields.items() if name != "website"},
         )
     )
     return message_id
