@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from app.main import create_app
 from app.security import require_admin
 from app.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import ADMIN_TOKEN_SHA256, ROOT
 
 # Models only the admin's requests and the contact form validate.
 NOT_BUILT_FOR_A_READ = ["ProjectCreate", "ProjectUpdate", "ContactCreate", "ContactUpdate"]
@@ -67,3 +67,42 @@ def test_write_bodies_are_not_built_by_importing_the_handler_nor_by_a_public_rea
     ).stdout
     before, after = json.loads(out.splitlines()[-1])
     assert before == after == dict.fromkeys(NOT_BUILT_FOR_A_READ, False)
+
+
+def test_a_first_public_read_loads_no_anyio_backend(seeded_db: Any, database_url: str) -> None:
+    # FastAPI wraps a yield dependency in an anyio cancel scope, and its first use imports
+    # anyio's asyncio backend (16 modules): the public reads open their reader in the route's
+    # body instead (app/api/deps.py, `reading`). The reads must still be served from the database.
+    code = (
+        "import json, sys, handler; from tests.conftest import lambda_context, load_event; "
+        "codes = [handler.handler(load_event(f'http-v2/{n}.json'), lambda_context())['statusCode']"
+        " for n in ('get-projects', 'get-project')]; "
+        "print(json.dumps([codes, sorted(m for m in sys.modules if m.startswith('anyio._back'))]))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+    assert json.loads(out.splitlines()[-1]) == [[200, 200], []]
+
+
+def test_an_admin_route_with_a_transaction_dependency_does_load_it(
+    clean_db: Any, database_url: str
+) -> None:
+    # The check above could pass by no route ever importing the backend: a route whose
+    # transaction is a yield dependency (app/api/deps.py's get_connection) does.
+    code = (
+        "import json, sys, handler; from tests.conftest import lambda_context, load_event; "
+        "code = handler.handler(load_event('http-v2/delete-contact-admin.json'), "
+        "lambda_context())['statusCode']; "
+        "print(json.dumps([code, 'anyio._backends._asyncio' in sys.modules]))"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": database_url,
+        "ADMIN_TOKEN_SHA256": ADMIN_TOKEN_SHA256,
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+    assert json.loads(out.splitlines()[-1]) == [404, True]  # no such message: still a DB read

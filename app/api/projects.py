@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from app.api import schemas
-from app.api.deps import DbConnection, DbReader
+from app.api.deps import DbConnection, reading
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import (
@@ -63,7 +63,6 @@ def _not_found(slug: str) -> HTTPException:
 async def list_projects(
     request: Request,
     response: Response,
-    read: DbReader,
     page: Annotated[PageParams, Depends(page_params)],
     tag: TagQuery = None,
     featured: bool | None = None,
@@ -79,14 +78,15 @@ async def list_projects(
         await require_admin(request)
         response.headers.update(_NO_STORE)
         published = {"draft": False, "all": None}[status]
-        items, total = read(
-            crud.list_projects,
-            limit=limit,
-            offset=page.offset,
-            tag=tag,
-            featured=featured,
-            published=published,
-        )
+        with reading(request) as read:
+            items, total = read(
+                crud.list_projects,
+                limit=limit,
+                offset=page.offset,
+                tag=tag,
+                featured=featured,
+                published=published,
+            )
     else:
         items, total = fallback_reads.serve(
             request,
@@ -111,14 +111,13 @@ async def list_projects(
     response_model=schemas.ProjectPublic,
     responses={**PUBLIC_READ, **NOT_FOUND, **_DRAFT_ERRORS},
 )
-async def get_project(
-    request: Request, response: Response, slug: SlugPath, read: DbReader
-) -> dict[str, Any]:
+async def get_project(request: Request, response: Response, slug: SlugPath) -> dict[str, Any]:
     """A published project; with the admin token, a draft too (preview)."""
     if is_admin_attempt(request):
         await require_admin(request)  # a Bearer token that is sent must be right: 401 otherwise
         response.headers.update(_NO_STORE)
-        project = read(crud.get_project, slug=slug, published_only=False)
+        with reading(request) as read:
+            project = read(crud.get_project, slug=slug, published_only=False)
     else:
         project = fallback_reads.serve(
             request,
