@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from app import errors
+from app import endpoint_context, errors
 from app.api import contact, health, projects
 from app.aws.metrics import Metrics
 from app.caching import PublicCaching
@@ -84,6 +84,7 @@ def create_app(
     # Last: a public request is answered before FastAPI prepares any admin route.
     app.include_router(projects.admin_router)
     app.include_router(contact.admin_router)
+    endpoint_context.fill(app)
     errors.install(app)
 
     # Added innermost first: the access log sees the final status of everything below it.

@@ -106,3 +106,29 @@ def test_an_admin_route_with_a_transaction_dependency_does_load_it(
         [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     ).stdout
     assert json.loads(out.splitlines()[-1]) == [404, True]  # no such message: still a DB read
+
+
+def test_a_first_request_reads_no_source_file_and_errors_still_name_the_endpoint() -> None:
+    # FastAPI notes each endpoint's file and line for its error messages on the route's first
+    # request, reading and tokenizing the source (app/endpoint_context.py fills them in from
+    # the code objects instead). linecache holds every source file read that way. (FastAPI
+    # adds the request's path to the cached context itself.)
+    code = (
+        "import json, linecache, handler; from fastapi import routing; "
+        "from app.api import health; "
+        "from tests.conftest import lambda_context, load_event; "
+        "status = handler.handler(load_event('http-v2/get-health.json'), lambda_context())"
+        "['statusCode']; "
+        "read = sorted(f for f in linecache.cache if '/app/' in f); "
+        "context = dict(routing._endpoint_context_cache[id(health.health)]); "
+        "context.pop('path'); "
+        "import inspect; "
+        "expected = {'file': inspect.getsourcefile(health.health), "
+        "'line': inspect.getsourcelines(health.health)[1], 'function': 'health'}; "
+        "print(json.dumps([status, read, context == expected]))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite://"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+    assert json.loads(out.splitlines()[-1]) == [200, [], True]

@@ -90,7 +90,8 @@ class Function:
             "    if p.isdigit():\n"
             "        try: c = open(f'/proc/{p}/cmdline', 'rb').read()\n"
             "        except OSError: continue\n"
-            "        if c.split(b'\\0')[1:3] in ([b'-m', b'app.hosts.entry'], [b'-m', b'awslambdaric']):\n"
+            "        entry = c.split(b'\\0')[1:3]\n"
+            "        if entry in ([b'-m', b'app.hosts.entry'], [b'-m', b'awslambdaric']):\n"
             "            print(p)\n"
         )
         pids = [int(line) for line in out.split()]
