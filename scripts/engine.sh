@@ -66,19 +66,23 @@ podman_cmd() {
     echo podman "${flags[@]}"
 }
 
-# One field of an image's config (Entrypoint, Cmd), one element per line.
+# One field of an image's config (Entrypoint, Cmd), one element per line. Reading it changes
+# nothing, so a dry run reads it too; only an image that is not there (yet) gets the project's
+# Dockerfile values under DRY_RUN.
 image_config() {
-    local engine=$1 image=$2 field=$3 format
+    local engine=$1 image=$2 field=$3 format value
     format="{{range .Config.$field}}{{println .}}{{end}}"
-    if [[ -n ${DRY_RUN:-} ]]; then
-        # Probes are skipped: the project's Dockerfile's values.
-        [[ $field == Entrypoint ]] && printf '%s\n' python -m app.hosts.entry || echo handler.handler
-    elif [[ $engine == podman ]]; then
+    if [[ $engine == podman ]]; then
         # shellcheck disable=SC2046
-        $(podman_cmd) image inspect --format "$format" "$image"
+        value=$($(podman_cmd) image inspect --format "$format" "$image" 2>/dev/null) || value=
     else
-        docker image inspect --format "$format" "$image"
-    fi | sed '/^$/d'
+        value=$(docker image inspect --format "$format" "$image" 2>/dev/null) || value=
+    fi
+    if [[ -z $value && -n ${DRY_RUN:-} ]]; then
+        [[ $field == Entrypoint ]] && value=$'python\n-m\napp.hosts.entry' || value=handler.handler
+    fi
+    [[ -n $value ]] && sed '/^$/d' <<<"$value"
+    return 0
 }
 
 image_exists() {
