@@ -14,6 +14,7 @@ from app.api.responses import (
     ADMIN_ERRORS,
     BODY_ERRORS,
     DATABASE_ERRORS,
+    ERROR_BODY,
     NOT_FOUND,
     PUBLIC_READ,
     snapshot_written,
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERR
 admin_router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": schemas.ErrorBody, "description": "Slug already taken"}
+    409: {"content": ERROR_BODY, "description": "Slug already taken"}
 }
 
 
@@ -47,7 +48,7 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 LIST_MAX_ITEMS = 50
 _NO_STORE = {"Cache-Control": "no-store"}
 _DRAFT_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": schemas.ErrorBody, "description": "Drafts asked for without the admin token"},
+    401: {"content": ERROR_BODY, "description": "Drafts asked for without the admin token"},
 }
 
 
