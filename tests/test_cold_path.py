@@ -19,6 +19,7 @@ from app.main import create_app
 from app.security import require_admin
 from app.settings import Settings
 from tests.conftest import ADMIN_TOKEN_SHA256, ROOT
+from tests.support.fresh import fresh_json
 
 # Models only the admin's requests and the contact form validate.
 NOT_BUILT_FOR_A_READ = ["ProjectCreate", "ProjectUpdate", "ContactCreate", "ContactUpdate"]
@@ -79,11 +80,7 @@ def test_a_first_public_read_loads_no_anyio_backend(seeded_db: Any, database_url
         " for n in ('get-projects', 'get-project')]; "
         "print(json.dumps([codes, sorted(m for m in sys.modules if m.startswith('anyio._back'))]))"
     )
-    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
-    assert json.loads(out.splitlines()[-1]) == [[200, 200], []]
+    assert fresh_json(code, DATABASE_URL=database_url) == [[200, 200], []]
 
 
 def test_an_admin_route_with_a_transaction_dependency_does_load_it(
@@ -97,15 +94,9 @@ def test_an_admin_route_with_a_transaction_dependency_does_load_it(
         "lambda_context())['statusCode']; "
         "print(json.dumps([code, 'anyio._backends._asyncio' in sys.modules]))"
     )
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DATABASE_URL": database_url,
-        "ADMIN_TOKEN_SHA256": ADMIN_TOKEN_SHA256,
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
-    assert json.loads(out.splitlines()[-1]) == [404, True]  # no such message: still a DB read
+    # No such message: still a database read.
+    answer = fresh_json(code, DATABASE_URL=database_url, ADMIN_TOKEN_SHA256=ADMIN_TOKEN_SHA256)
+    assert answer == [404, True]
 
 
 def test_a_first_request_reads_no_source_file_and_errors_still_name_the_endpoint() -> None:
@@ -127,8 +118,4 @@ def test_a_first_request_reads_no_source_file_and_errors_still_name_the_endpoint
         "'line': inspect.getsourcelines(health.health)[1], 'function': 'health'}; "
         "print(json.dumps([status, read, context == expected]))"
     )
-    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite://"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
-    assert json.loads(out.splitlines()[-1]) == [200, [], True]
+    assert fresh_json(code, DATABASE_URL="sqlite://") == [200, [], True]

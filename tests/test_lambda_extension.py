@@ -5,8 +5,6 @@ tests/image/test_shutdown.py)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from app.hosts import lambda_extension
-from tests.conftest import ROOT
+from tests.support.fresh import fresh_json
 
 
 class _ExtensionsApi(BaseHTTPRequestHandler):
@@ -69,13 +67,8 @@ def test_registering_at_init_loads_no_idna_codec(api: str) -> None:
         "print(json.dumps([m for m in ('encodings.idna', 'stringprep', 'unicodedata') "
         "if m in sys.modules]))"
     )
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DATABASE_URL": "postgresql+psycopg2://u@127.0.0.1:1/db",
-        "AWS_LAMBDA_RUNTIME_API": api,
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
-    assert json.loads(out.splitlines()[-1]) == []
+    loaded = fresh_json(
+        code, DATABASE_URL="postgresql+psycopg2://u@127.0.0.1:1/db", AWS_LAMBDA_RUNTIME_API=api
+    )
+    assert loaded == []
     assert [path for path, _, _ in _ExtensionsApi.seen][:1] == ["/2020-01-01/extension/register"]

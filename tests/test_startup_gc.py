@@ -4,13 +4,9 @@ measured by bench/; whether the collector is on is deterministic."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.fresh import fresh_json
 
 HEAVY = ("fastapi", "sqlalchemy", "pydantic", "psycopg2", "starlette")
 
@@ -32,15 +28,11 @@ CODE = (
 
 
 def _run(runtime: bool, preload: str = "") -> dict[str, object]:
-    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql+psycopg2://u@127.0.0.1:1/db"}
+    env = {"DATABASE_URL": "postgresql+psycopg2://u@127.0.0.1:1/db"}
     if runtime:
         # Nothing listens there: the extension's registration fails at once and is logged.
         env["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:1"
-    code = CODE.replace("PRELOAD", preload)
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
-    result: dict[str, object] = json.loads(out.splitlines()[-1])
+    result: dict[str, object] = fresh_json(CODE.replace("PRELOAD", preload), **env)
     return result
 
 

@@ -75,34 +75,25 @@ async def list_projects(
     list comes from the snapshot when the database does not answer within the read budget.
     """
     limit = min(page.limit, LIST_MAX_ITEMS)
+    # The same query for every source: the database (drafts too, for the admin) or the snapshot.
+    query: dict[str, Any] = {
+        "limit": limit,
+        "offset": page.offset,
+        "tag": tag,
+        "featured": featured,
+    }
     if status != "published":
         await require_admin(request)
         response.headers.update(_NO_STORE)
         published = {"draft": False, "all": None}[status]
         with reading(request) as read:
-            items, total = read(
-                crud.list_projects,
-                limit=limit,
-                offset=page.offset,
-                tag=tag,
-                featured=featured,
-                published=published,
-            )
+            items, total = read(crud.list_projects, published=published, **query)
     else:
         items, total = fallback_reads.serve(
             request,
             response,
-            from_db=lambda public, carry: public(
-                crud.list_projects,
-                limit=limit,
-                offset=page.offset,
-                tag=tag,
-                featured=featured,
-                carry=carry,
-            ),
-            from_snapshot=lambda snap: snap.page(
-                limit=limit, offset=page.offset, tag=tag, featured=featured
-            ),
+            from_db=lambda public, carry: public(crud.list_projects, carry=carry, **query),
+            from_snapshot=lambda snap: snap.page(**query),
         )
     return {"items": items, "total": total, "limit": limit, "offset": page.offset}
 
