@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from tests.node_ids import pytest_collection_modifyitems  # noqa: F401 - the hook, for xdist
 from tests.postgres import Cluster, throwaway_cluster
 from tests.support import lambda_context  # noqa: F401 - re-exported: tests import it from here
 
