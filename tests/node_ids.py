@@ -4,7 +4,7 @@ xdist's workers report what they collected by node id, and its file and group sc
 (`--dist loadfile`, `loadgroup`) queue tests by that id: two tests with one id run once.
 schemathesis 4.32 names its items `test_fuzz_schema[GET /health]`, but pytest 9.2 builds a
 Function's id from `originalname` and the callspec, which schemathesis does not pass, so all
-eleven operations shared the id `test_fuzz_schema`; `make test-fast` ran one of them.
+eleven operations shared the id `test_fuzz_schema`, and `--dist loadfile` ran one of them.
 """
 
 from __future__ import annotations
