@@ -15,6 +15,10 @@ PYTEST_ARGS ?=
 SETUP := bash scripts/setup.sh
 # The quick loop: everything that needs no container engine.
 FAST := not image and not sam and not arm64 and not slow
+# ... on every core (pytest-xdist; JOBS=0: in one process). Each worker starts its own
+# PostgreSQL cluster and S3 server; --dist loadfile keeps each file's tests in one process, in
+# order, as they were written (module-level state, fixed names on a shared TEST_DATABASE_URL).
+JOBS ?= auto
 
 .PHONY: help venv run migrate seed test test-fast lint format fuzz events image base-image postgres-image local invoke bench clean
 
@@ -51,9 +55,9 @@ test: venv lint ## Lint, then the whole suite: service, image, SAM, arm64 (sets 
 	$(SETUP) test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: venv ## The suite without container builds (about a minute)
+test-fast: venv ## The suite without container builds, on every core (about a minute)
 	$(SETUP) fast
-	$(PY) -m pytest -m "$(FAST)" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "$(FAST)" -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
 
 lint: venv ## ruff, mypy and hadolint
 	$(VENV)/bin/ruff check .

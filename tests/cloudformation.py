@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
+
+from tests.support import serve_in_thread
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/portfolio/0a1b"
 PHYSICAL_ID = "DatabaseMigration-0a1b"
@@ -44,7 +45,7 @@ def response_bucket(bind: str = "127.0.0.1", host: str | None = None) -> Iterato
     ResponseBucket.received = []
     ResponseBucket.fail_first = 0
     server = ThreadingHTTPServer((bind, 0), ResponseBucket)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    serve_in_thread(server)
     try:
         yield (
             f"http://{host or bind}:{server.server_address[1]}/cloudformation-custom-resource-"

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from tests.node_ids import pytest_collection_modifyitems  # noqa: F401 - the hook, for xdist
 from tests.postgres import Cluster, throwaway_cluster
 from tests.support import lambda_context  # noqa: F401 - re-exported: tests import it from here
 
@@ -44,14 +45,20 @@ def pg_cluster() -> Iterator[Cluster | None]:
 
 @pytest.fixture(scope="session")
 def database_url(pg_cluster: Cluster | None) -> str:
-    """A migrated, empty database: `portfolio_test` on the suite's cluster."""
+    """A migrated, empty database: `portfolio_test` on the suite's cluster.
+
+    Under pytest-xdist each worker starts its own cluster; on a shared TEST_DATABASE_URL the
+    worker's id keeps the databases apart (`portfolio_test_gw0`, ...).
+    """
     server_url = os.environ.get("TEST_DATABASE_URL") or (pg_cluster.url if pg_cluster else "")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # pytest-xdist's own: gw0, gw1, ...
+    name = f"portfolio_test_{worker}" if worker else "portfolio_test"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS portfolio_test WITH (FORCE)"))
-        conn.execute(text("CREATE DATABASE portfolio_test"))
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()
-    url = server_url.rsplit("/", 1)[0] + "/portfolio_test"
+    url = server_url.rsplit("/", 1)[0] + f"/{name}"
     from app.data.migrate import migrate
 
     engine = create_engine(url)

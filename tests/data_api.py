@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import psycopg2
+
+from tests.support import serve_in_thread
 
 
 @dataclass
@@ -80,7 +81,7 @@ def data_api(api: DataApi) -> Iterator[DataApi]:
             self.wfile.write(encoded)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    serve_in_thread(server)
     api.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         yield api

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
@@ -23,6 +22,7 @@ import pytest
 
 from app.aws import aws_secrets
 from app.aws.aws_secrets import Credentials, SecretsManagerError
+from tests.support import serve_in_thread
 
 SUITE_CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 SUITE_DATE = "20150830T123600Z"
@@ -251,8 +251,7 @@ def secrets_manager() -> Iterator[str]:
     }
     FakeSecretsManager.seen = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeSecretsManager)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serve_in_thread(server)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:

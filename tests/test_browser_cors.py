@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,7 +27,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests.conftest import ROOT
-from tests.support import free_port
+from tests.support import free_port, serve_in_thread
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +86,7 @@ def page_and_api(database_url: str, clean_db: Engine, tmp_path: Path) -> Iterato
     (tmp_path / "index.html").write_text(PAGE % {"api": api})
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     pages = http.server.ThreadingHTTPServer(("127.0.0.1", page_port), handler)
-    threading.Thread(target=pages.serve_forever, daemon=True).start()
+    serve_in_thread(pages)
     try:
         _wait_for(f"{api}/health", server)
         yield f"{site}/index.html"

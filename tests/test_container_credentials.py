@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 from app.aws import container_credentials
 from app.aws.rds_auth import IamAuthToken
 from app.settings import Settings
+from tests.support import serve_in_thread
 
 
 class AgentStandIn:
@@ -44,7 +44,7 @@ class AgentStandIn:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/creds"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve_in_thread(self.server)
 
     def issue(self, key_id: str, expires_in: dt.timedelta) -> None:
         expiration = (dt.datetime.now(dt.UTC) + expires_in).strftime("%Y-%m-%dT%H:%M:%SZ")

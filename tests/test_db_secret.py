@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support import free_port
+from tests.support import free_port, serve_in_thread
 from tests.test_aws_secrets import LAMBDA_CREDENTIALS, SECRET_ARN, FakeSecretsManager
 
 
@@ -40,7 +40,7 @@ def secret_settings(database_url: str) -> Iterator[dict[str, Any]]:
     }
     FakeSecretsManager.seen = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeSecretsManager)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     yield {
         "database_url": "postgresql+psycopg2://must-not-be-used@127.0.0.1:1/nothing",
         "database_secret_arn": SECRET_ARN,
@@ -211,7 +211,7 @@ def test_the_fetch_waits_no_longer_than_the_connect_timeout(
     from sqlalchemy.exc import OperationalError
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowSecretsManager)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     _SlowSecretsManager.log = []
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     hook, dialect = _hook(

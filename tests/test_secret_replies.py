@@ -19,6 +19,7 @@ import pytest
 
 from app.aws import aws_secrets
 from app.aws.aws_secrets import SecretsManagerError
+from tests.support import serve_in_thread
 from tests.test_aws_secrets import LAMBDA_CREDENTIALS, SECRET_ARN
 
 UNAVAILABLE = (503, {"detail": "database unavailable, try again shortly"})
@@ -71,7 +72,7 @@ class _Endpoint(BaseHTTPRequestHandler):
 def endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
     _Endpoint.reply = request.param
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
@@ -152,7 +153,7 @@ def test_a_reply_that_trickles_in_is_bounded_by_the_timeout_as_a_whole() -> None
     # Each byte arrives well within the 1 s timeout, the whole reply would take ~30 s: the
     # per-read timeout alone (urllib's) let it through.
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     _Trickle.log = []
     try:
         with pytest.raises(SecretsManagerError, match="TimeoutError"):
@@ -171,7 +172,7 @@ def test_a_reply_that_trickles_in_is_bounded_by_the_timeout_as_a_whole() -> None
 def test_a_reply_larger_than_any_secret_is_refused() -> None:
     _Endpoint.reply = ("huge", 200, "", b"[" + b"0," * (1024 * 1024) + b"0]", None)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     try:
         with pytest.raises(SecretsManagerError, match="more than any secret"):
             aws_secrets.get_secret_json(
