@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from app.hosts import lambda_extension
+from tests.support import serve_in_thread
 from tests.support.fresh import fresh_json
 
 
@@ -40,7 +41,7 @@ class _ExtensionsApi(BaseHTTPRequestHandler):
 def api() -> Iterator[str]:
     _ExtensionsApi.seen = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _ExtensionsApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     try:
         yield f"127.0.0.1:{server.server_address[1]}"
     finally:
