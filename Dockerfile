@@ -32,6 +32,9 @@ RUN python -m pip install --no-cache-dir --disable-pip-version-check --no-compil
     # scheme; alembic names them under TYPE_CHECKING only): about 2 MB.
     && rm -rf /opt/deps/sqlalchemy/dialects/mssql /opt/deps/sqlalchemy/dialects/mysql \
         /opt/deps/sqlalchemy/dialects/oracle \
+    # pydantic's v1 compatibility package (1.2 MB): no model here is a v1 model, and FastAPI
+    # takes its absence as "no v1 models" (handler.py blocks the import at INIT anyway).
+    && rm -rf /opt/deps/pydantic/v1 \
     # Strip extension modules that still carry symbols. Libraries vendored by auditwheel
     # (psycopg2_binary.libs/) and modules patched with an $ORIGIN rpath are left alone:
     # strip can corrupt files that patchelf rewrote; they ship stripped anyway.
@@ -42,7 +45,7 @@ RUN python -m pip install --no-cache-dir --disable-pip-version-check --no-compil
             fi; \
         done \
     # Fail the build here, not at cold start, if stripping or pruning broke an import.
-    && PYTHONPATH=/opt/deps python -c 'import awslambdaric, psycopg2, pydantic_core, sqlalchemy.engine._row_cy, markupsafe._speedups, simplejson._speedups, sqlalchemy.dialects.postgresql.psycopg2, sqlalchemy.dialects.sqlite, alembic.ddl' \
+    && PYTHONPATH=/opt/deps python -c 'import awslambdaric, psycopg2, pydantic_core, sqlalchemy.engine._row_cy, markupsafe._speedups, simplejson._speedups, sqlalchemy.dialects.postgresql.psycopg2, sqlalchemy.dialects.sqlite, alembic.ddl, fastapi.routing' \
     # Hash-based .pyc: valid whatever COPY does to file times, so a read-only file system never
     # recompiles at cold start; unchecked-hash also skips reading and hashing each source.
     && python -m compileall -q -j0 --invalidation-mode unchecked-hash -d /var/task /opt/deps \

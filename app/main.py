@@ -16,8 +16,8 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from app import errors
-from app.api import contact, health, projects
+from app import endpoint_context, errors
+from app.api import contact, health, openapi, projects
 from app.aws.metrics import Metrics
 from app.caching import PublicCaching
 from app.counters import Counters
@@ -84,6 +84,8 @@ def create_app(
     # Last: a public request is answered before FastAPI prepares any admin route.
     app.include_router(projects.admin_router)
     app.include_router(contact.admin_router)
+    endpoint_context.fill(app)
+    openapi.install(app)
     errors.install(app)
 
     # Added innermost first: the access log sees the final status of everything below it.

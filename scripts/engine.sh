@@ -17,8 +17,8 @@
 # ENGINE=docker|podman forces the engine; DRY_RUN=1 prints the commands that change
 # something instead of running them (probes are skipped and assume the real base is available);
 # run-local reads PORT (9000), NAME (portfolio-local), DETACH=1, NETWORK (host|bridge),
-# DATABASE_URL (a SQLite file in /tmp), ENV_FILE (extra variables), HANDLER (handler.handler;
-# handler.migrate runs the migrations) and MIGRATE=1 (migrate DATABASE_URL when the function
+# DATABASE_URL (a SQLite file in /tmp), ENV_FILE (extra variables), HANDLER (the image's CMD,
+# handler.handler; handler.migrate runs the migrations) and MIGRATE=1 (migrate DATABASE_URL when the function
 # starts, as `make local` does); PYTHON is the interpreter that has aws-sam-cli. invoke takes a
 # path, or a path under events/ (http-v2/get-health.json).
 set -euo pipefail
@@ -64,6 +64,25 @@ podman_cmd() {
     local flags=()
     command -v runc >/dev/null 2>&1 && flags=(--runtime runc --cgroup-manager cgroupfs)
     echo podman "${flags[@]}"
+}
+
+# One field of an image's config (Entrypoint, Cmd), one element per line. Reading it changes
+# nothing, so a dry run reads it too; only an image that is not there (yet) gets the project's
+# Dockerfile values under DRY_RUN.
+image_config() {
+    local engine=$1 image=$2 field=$3 format value
+    format="{{range .Config.$field}}{{println .}}{{end}}"
+    if [[ $engine == podman ]]; then
+        # shellcheck disable=SC2046
+        value=$($(podman_cmd) image inspect --format "$format" "$image" 2>/dev/null) || value=
+    else
+        value=$(docker image inspect --format "$format" "$image" 2>/dev/null) || value=
+    fi
+    if [[ -z $value && -n ${DRY_RUN:-} ]]; then
+        [[ $field == Entrypoint ]] && value=$'python\n-m\napp.hosts.entry' || value=handler.handler
+    fi
+    [[ -n $value ]] && sed '/^$/d' <<<"$value"
+    return 0
 }
 
 image_exists() {
@@ -173,7 +192,13 @@ cmd_run_local() {
     else
         args+=(-p "127.0.0.1:$port:8080")
     fi
-    local runtime=(python -m awslambdaric "${HANDLER:-handler.handler}")
+    # What Lambda runs: the image's own ENTRYPOINT with its CMD (or HANDLER) as argument, behind
+    # the emulator (--entrypoint /rie above replaces the ENTRYPOINT, so it is read back here).
+    local entrypoint=() image_cmd=()
+    mapfile -t entrypoint < <(image_config "$engine" "$tag" Entrypoint)
+    mapfile -t image_cmd < <(image_config "$engine" "$tag" Cmd)
+    ((${#entrypoint[@]})) || die "$tag has no ENTRYPOINT"
+    local runtime=("${entrypoint[@]}" "${HANDLER:-${image_cmd[0]:-handler.handler}}")
     if [[ -n ${MIGRATE:-} ]]; then
         # The emulator starts the runtime at the first event: migrate right before it, in the
         # same container, so a database in its /tmp is ready for the routes that need one.

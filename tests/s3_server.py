@@ -62,6 +62,11 @@ class S3Server:
         }
 
 
+# For a client whose database is up: the read budget (DB_READ_BUDGET_MS, 250 ms by default) is
+# not what its test looks at, and a busy machine (two test workers, CI) can take longer than
+# that to answer, which would send the read to the snapshot and fail the test by chance.
+AWAKE = {"db_read_budget_ms": "5000"}
+
 @contextlib.contextmanager
 def s3_server() -> Iterator[S3Server]:
     from moto.server import ThreadedMotoServer

@@ -18,7 +18,8 @@ from fastapi.routing import APIRoute
 from app.main import create_app
 from app.security import require_admin
 from app.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import ADMIN_TOKEN_SHA256, ROOT
+from tests.support.fresh import fresh_json
 
 # Models only the admin's requests and the contact form validate.
 NOT_BUILT_FOR_A_READ = ["ProjectCreate", "ProjectUpdate", "ContactCreate", "ContactUpdate"]
@@ -67,3 +68,54 @@ def test_write_bodies_are_not_built_by_importing_the_handler_nor_by_a_public_rea
     ).stdout
     before, after = json.loads(out.splitlines()[-1])
     assert before == after == dict.fromkeys(NOT_BUILT_FOR_A_READ, False)
+
+
+def test_a_first_public_read_loads_no_anyio_backend(seeded_db: Any, database_url: str) -> None:
+    # FastAPI wraps a yield dependency in an anyio cancel scope, and its first use imports
+    # anyio's asyncio backend (16 modules): the public reads open their reader in the route's
+    # body instead (app/api/deps.py, `reading`). The reads must still be served from the database.
+    code = (
+        "import json, sys, handler; from tests.conftest import lambda_context, load_event; "
+        "codes = [handler.handler(load_event(f'http-v2/{n}.json'), lambda_context())['statusCode']"
+        " for n in ('get-projects', 'get-project')]; "
+        "print(json.dumps([codes, sorted(m for m in sys.modules if m.startswith('anyio._back'))]))"
+    )
+    assert fresh_json(code, DATABASE_URL=database_url) == [[200, 200], []]
+
+
+def test_an_admin_route_with_a_transaction_dependency_does_load_it(
+    clean_db: Any, database_url: str
+) -> None:
+    # The check above could pass by no route ever importing the backend: a route whose
+    # transaction is a yield dependency (app/api/deps.py's get_connection) does.
+    code = (
+        "import json, sys, handler; from tests.conftest import lambda_context, load_event; "
+        "code = handler.handler(load_event('http-v2/delete-contact-admin.json'), "
+        "lambda_context())['statusCode']; "
+        "print(json.dumps([code, 'anyio._backends._asyncio' in sys.modules]))"
+    )
+    # No such message: still a database read.
+    answer = fresh_json(code, DATABASE_URL=database_url, ADMIN_TOKEN_SHA256=ADMIN_TOKEN_SHA256)
+    assert answer == [404, True]
+
+
+def test_a_first_request_reads_no_source_file_and_errors_still_name_the_endpoint() -> None:
+    # FastAPI notes each endpoint's file and line for its error messages on the route's first
+    # request, reading and tokenizing the source (app/endpoint_context.py fills them in from
+    # the code objects instead). linecache holds every source file read that way. (FastAPI
+    # adds the request's path to the cached context itself.)
+    code = (
+        "import json, linecache, handler; from fastapi import routing; "
+        "from app.api import health; "
+        "from tests.conftest import lambda_context, load_event; "
+        "status = handler.handler(load_event('http-v2/get-health.json'), lambda_context())"
+        "['statusCode']; "
+        "read = sorted(f for f in linecache.cache if '/app/' in f); "
+        "context = dict(routing._endpoint_context_cache[id(health.health)]); "
+        "context.pop('path'); "
+        "import inspect; "
+        "expected = {'file': inspect.getsourcefile(health.health), "
+        "'line': inspect.getsourcelines(health.health)[1], 'function': 'health'}; "
+        "print(json.dumps([status, read, context == expected]))"
+    )
+    assert fresh_json(code, DATABASE_URL="sqlite://") == [200, [], True]

@@ -305,3 +305,16 @@ def test_a_url_and_db_connect_timeout_that_disagree_stop_start_up() -> None:
 
     with pytest.raises(ValidationError, match="connect_timeout=7 and DB_CONNECT_TIMEOUT=3"):
         Settings(database_url=f"{URL}?connect_timeout=7", db_connect_timeout=3)
+
+
+@pytest.mark.parametrize(("query", "expected"), [("", "disable"), ("?gssencmode=prefer", "prefer")])
+def test_no_gssapi_encryption_unless_the_url_asks_for_it(
+    make_client: Any, database_url: str, query: str, expected: str
+) -> None:
+    # libpq's default (prefer) looks up Kerberos credentials before each connect, loading the
+    # Kerberos libraries (app/data/db.py); the session itself shows which mode was asked for.
+    client = make_client(database_url=database_url + query)
+    assert client.get("/health/ready").status == 200
+    with client.adapter.state["engine"].connect() as conn:
+        dsn = conn.connection.dbapi_connection.dsn
+    assert f"gssencmode={expected}" in dsn.split()

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from tests.client import LambdaClient
 from tests.resume_proxy import ResumingProxy, resuming_proxy
+from tests.s3_server import AWAKE
 
 PROJECTS = [
     {"slug": "alpha", "title": "Alpha", "tags": ["python", "aws"], "featured": True},
@@ -51,7 +52,7 @@ def paused(database_url: str) -> Iterator[tuple[str, ResumingProxy]]:
 @pytest.fixture
 def seeded(make_client: Any, bucket: Any, clean_db: Any) -> LambdaClient:
     """A client on the awake database with projects (and a draft) written, snapshot included."""
-    client: LambdaClient = make_client(**bucket.settings)
+    client: LambdaClient = make_client(**bucket.settings, **AWAKE)
     for i, project in enumerate([*PROJECTS, DRAFT]):
         fields = {"published": True, "summary": f"#{i}", **project}
         answer = client.post("/projects", fields, admin=True)

@@ -77,5 +77,8 @@ def test_module_count_budget() -> None:
     # (docs/paused-database.md): its 12 modules (app/fallback, the S3 client and its signer,
     # the ETag middleware) cost ~5 ms of self import time (python -X importtime, median of 5),
     # on the start path by design: a cold start during a pause is when they answer.
+    # 569 with the collector paused during INIT (app/hosts/startup_gc.py and the builtin gc);
+    # 571 with app/endpoint_context.py and app/api/openapi.py, which each spare FastAPI work
+    # at INIT or on the first request (docs/benchmark.md).
     modules = _modules_after_import(ENV)
-    assert len(modules) <= 568, len(modules)
+    assert len(modules) <= 571, len(modules)

@@ -19,6 +19,7 @@ from app.fallback import outbox
 from app.settings import Settings
 from tests.client import LambdaClient
 from tests.resume_proxy import ResumingProxy, resuming_proxy
+from tests.s3_server import AWAKE
 
 MESSAGE = {"name": "Ada", "email": "ada@example.com", "message": "Hello while you sleep."}
 RECEIVED = f'"{metrics.CONTACT_MESSAGE_RECEIVED}":1'
@@ -56,7 +57,7 @@ def test_a_message_sent_while_away_reaches_the_inbox_once(
     assert _inbox(clean_db) == []
     assert _notifications(capsys) == 0  # not stored yet: nobody is told
 
-    owner: LambdaClient = make_client(**bucket.settings)
+    owner: LambdaClient = make_client(**bucket.settings, **AWAKE)
     for _ in range(2):
         inbox = owner.get("/contact", admin=True)
         assert [m["id"] for m in inbox.json()["items"]] == [message_id]
@@ -124,7 +125,7 @@ def test_the_idempotency_key_holds_across_both_paths(
     make_client: Any, bucket: Any, clean_db: Engine, paused: tuple[str, ResumingProxy]
 ) -> None:
     away: LambdaClient = make_client(database_url=paused[0], **bucket.settings)
-    awake: LambdaClient = make_client(**bucket.settings)
+    awake: LambdaClient = make_client(**bucket.settings, **AWAKE)
     key = {"idempotency-key": "visit-1"}
     first = away.post("/contact", MESSAGE, headers=key)
     assert first.status == 202
@@ -172,7 +173,7 @@ def test_the_per_client_limit_holds_while_away_and_after(
     assert (refused.status, refused.headers["retry-after"]) == (429, "60")
     assert away.post("/contact", MESSAGE, source_ip="192.0.2.8").status == 202
 
-    awake: LambdaClient = make_client(**bucket.settings, **limit)
+    awake: LambdaClient = make_client(**bucket.settings, **limit, **AWAKE)
     assert awake.get("/contact", admin=True).json()["total"] == 3
     assert awake.post("/contact", MESSAGE, source_ip="192.0.2.7").status == 429
     accepted = awake.post("/contact", MESSAGE, source_ip="192.0.2.8")

@@ -17,6 +17,7 @@ from app.data import crud, publication
 from app.fallback import snapshot
 from tests.client import LambdaClient
 from tests.conftest import lambda_context
+from tests.s3_server import AWAKE
 
 LIVE = {"slug": "live", "title": "Out there", "published": True, "body": "live body"}
 DRAFT = {"slug": "draft", "title": "Not yet", "body": "SECRET-DRAFT-BODY"}
@@ -57,7 +58,7 @@ def _assert_snapshot_is_the_database(bucket: Any, engine: Engine) -> snapshot.Sn
 def test_admin_writes_publish_and_drafts_never_appear(
     make_client: Any, bucket: Any, clean_db: Engine
 ) -> None:
-    client: LambdaClient = make_client(**bucket.settings)
+    client: LambdaClient = make_client(**bucket.settings, **AWAKE)
 
     draft = client.post("/projects", DRAFT, admin=True)
     assert draft.status == 201
@@ -109,7 +110,7 @@ def test_a_crash_between_commit_and_snapshot_write_is_repaired_by_the_next_read(
     query: dict[str, str],
     status: int,
 ) -> None:
-    healthy: LambdaClient = make_client(**bucket.settings)
+    healthy: LambdaClient = make_client(**bucket.settings, **AWAKE)
     assert healthy.post("/projects", LIVE, admin=True).status == 201
     before = _stored(bucket)
     assert before is not None
@@ -137,7 +138,7 @@ def test_a_crash_is_repaired_by_the_next_write_too(
 ) -> None:
     cut_off: LambdaClient = make_client(**{**bucket.settings, "aws_endpoint_url_s3": DEAD_ENDPOINT})
     assert cut_off.post("/projects", LIVE, admin=True).headers["x-snapshot"] == "stale"
-    healthy: LambdaClient = make_client(**bucket.settings)
+    healthy: LambdaClient = make_client(**bucket.settings, **AWAKE)
     # A write that changes nothing public still brings the snapshot up to date.
     assert healthy.post("/projects", DRAFT, admin=True).headers["x-snapshot"] == "current"
     assert [p["slug"] for p in _assert_snapshot_is_the_database(bucket, clean_db).projects] == [
@@ -148,7 +149,7 @@ def test_a_crash_is_repaired_by_the_next_write_too(
 def test_concurrent_admin_writes_leave_the_snapshot_at_the_later_revision(
     make_client: Any, bucket: Any, clean_db: Engine
 ) -> None:
-    writers = [make_client(**bucket.settings) for _ in range(6)]
+    writers = [make_client(**bucket.settings, **AWAKE) for _ in range(6)]
     for i, writer in enumerate(writers):
         assert writer.post("/projects", {**LIVE, "slug": f"p{i}"}, admin=True).status == 201
     barrier = threading.Barrier(len(writers))
@@ -197,7 +198,7 @@ def test_a_slow_writer_never_puts_back_an_older_state(bucket: Any) -> None:
 
 
 def test_deploy_writes_the_snapshot(make_client: Any, bucket: Any, clean_db: Engine) -> None:
-    adapter = make_client(**bucket.settings).adapter
+    adapter = make_client(**bucket.settings, **AWAKE).adapter
     result = adapter.migrate({}, lambda_context())
     assert result["snapshot_revision"] == 1
     stored = _assert_snapshot_is_the_database(bucket, clean_db)

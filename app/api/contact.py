@@ -22,6 +22,7 @@ from app.api.responses import (
     BODY_ERRORS,
     CONTACT_ACCEPTED,
     DATABASE_ERRORS,
+    ERROR_BODY,
     NOT_FOUND,
 )
 from app.api.schemas import END
@@ -49,7 +50,7 @@ admin_router = APIRouter(prefix="/contact", tags=["contact"], responses=DATABASE
 
 _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     429: {
-        "model": schemas.ErrorBody,
+        "content": ERROR_BODY,
         "description": "Too many messages from this client; try again after Retry-After seconds",
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
     }

@@ -46,11 +46,15 @@ async def get_connection(request: Request) -> AsyncIterator[Connection]:
 DbConnection = Annotated[Connection, Depends(get_connection, scope="function")]
 
 
-async def get_reader(request: Request) -> AsyncIterator[reads.Reader]:
-    """A public read's queries, one round trip each (app/data/reads.py); async as above."""
+@contextlib.contextmanager
+def reading(request: Request) -> Iterator[reads.Reader]:
+    """The request's reader (app/data/reads.py: one round trip per query), for a block.
+
+    Opened in the route's body rather than by a dependency: FastAPI wraps a yield dependency
+    in an anyio cancel scope, whose first use imports anyio's asyncio backend (16 modules,
+    ~10 ms), and the public reads are what a cold start answers first. They need no
+    connection of their own either: app/fallback/reads.py opens one within its budget.
+    """
     engine: Engine = request.state.engine
     with db_limits.deadline(host_scope.deadline_of(request.scope)), reads.reader(engine) as reader:
         yield reader
-
-
-DbReader = Annotated[reads.Reader, Depends(get_reader, scope="function")]

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from app import host_scope
 from app.api import schemas
+from app.api.responses import ERROR_BODY
 from app.data import db_limits
 
 router = APIRouter(tags=["health"])
@@ -21,7 +22,7 @@ async def health() -> dict[str, str]:
 @router.get(
     "/health/ready",
     response_model=schemas.Health,
-    responses={503: {"model": schemas.ErrorBody, "description": "Database unreachable"}},
+    responses={503: {"content": ERROR_BODY, "description": "Database unreachable"}},
 )
 async def ready(request: Request) -> dict[str, str]:
     # Blocking on purpose, as the database routes do (see app/data/db.py: one event at a time).

@@ -7,13 +7,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from app.api import schemas
-from app.api.deps import DbConnection, DbReader
+from app.api.deps import DbConnection, reading
 from app.api.pagination import PageParams, page_params
 from app.api.params import IdempotencyKey, SlugPath, TagQuery
 from app.api.responses import (
     ADMIN_ERRORS,
     BODY_ERRORS,
     DATABASE_ERRORS,
+    ERROR_BODY,
     NOT_FOUND,
     PUBLIC_READ,
     snapshot_written,
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERR
 admin_router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": schemas.ErrorBody, "description": "Slug already taken"}
+    409: {"content": ERROR_BODY, "description": "Slug already taken"}
 }
 
 
@@ -47,7 +48,7 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 LIST_MAX_ITEMS = 50
 _NO_STORE = {"Cache-Control": "no-store"}
 _DRAFT_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": schemas.ErrorBody, "description": "Drafts asked for without the admin token"},
+    401: {"content": ERROR_BODY, "description": "Drafts asked for without the admin token"},
 }
 
 
@@ -63,7 +64,6 @@ def _not_found(slug: str) -> HTTPException:
 async def list_projects(
     request: Request,
     response: Response,
-    read: DbReader,
     page: Annotated[PageParams, Depends(page_params)],
     tag: TagQuery = None,
     featured: bool | None = None,
@@ -75,33 +75,25 @@ async def list_projects(
     list comes from the snapshot when the database does not answer within the read budget.
     """
     limit = min(page.limit, LIST_MAX_ITEMS)
+    # The same query for every source: the database (drafts too, for the admin) or the snapshot.
+    query: dict[str, Any] = {
+        "limit": limit,
+        "offset": page.offset,
+        "tag": tag,
+        "featured": featured,
+    }
     if status != "published":
         await require_admin(request)
         response.headers.update(_NO_STORE)
         published = {"draft": False, "all": None}[status]
-        items, total = read(
-            crud.list_projects,
-            limit=limit,
-            offset=page.offset,
-            tag=tag,
-            featured=featured,
-            published=published,
-        )
+        with reading(request) as read:
+            items, total = read(crud.list_projects, published=published, **query)
     else:
         items, total = fallback_reads.serve(
             request,
             response,
-            from_db=lambda public, carry: public(
-                crud.list_projects,
-                limit=limit,
-                offset=page.offset,
-                tag=tag,
-                featured=featured,
-                carry=carry,
-            ),
-            from_snapshot=lambda snap: snap.page(
-                limit=limit, offset=page.offset, tag=tag, featured=featured
-            ),
+            from_db=lambda public, carry: public(crud.list_projects, carry=carry, **query),
+            from_snapshot=lambda snap: snap.page(**query),
         )
     return {"items": items, "total": total, "limit": limit, "offset": page.offset}
 
@@ -111,14 +103,13 @@ async def list_projects(
     response_model=schemas.ProjectPublic,
     responses={**PUBLIC_READ, **NOT_FOUND, **_DRAFT_ERRORS},
 )
-async def get_project(
-    request: Request, response: Response, slug: SlugPath, read: DbReader
-) -> dict[str, Any]:
+async def get_project(request: Request, response: Response, slug: SlugPath) -> dict[str, Any]:
     """A published project; with the admin token, a draft too (preview)."""
     if is_admin_attempt(request):
         await require_admin(request)  # a Bearer token that is sent must be right: 401 otherwise
         response.headers.update(_NO_STORE)
-        project = read(crud.get_project, slug=slug, published_only=False)
+        with reading(request) as read:
+            project = read(crud.get_project, slug=slug, published_only=False)
     else:
         project = fallback_reads.serve(
             request,

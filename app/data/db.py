@@ -76,6 +76,14 @@ def _postgres_engine(settings: Settings, url: str | URL) -> Engine:
         # partitioned host); the kernel then fails the socket instead of retransmitting for
         # ~15 minutes. With keepalives, it also bounds an unanswered probe.
         "tcp_user_timeout": settings.db_connect_timeout * 1000,
+        # No GSSAPI-encrypted session: libpq's default (prefer, in psycopg2-binary's build)
+        # looks up Kerberos credentials before every connect, which loads the Kerberos
+        # libraries and configuration: 0.85 MB of memory per process for a negotiation that
+        # Aurora never completes (TLS protects the link here). Kerberos *authentication*
+        # (Aurora's rds_ad role) is separate and still works; a URL's ?gssencmode= wins.
+        # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/database-authentication.html
+        # https://www.postgresql.org/docs/16/libpq-connect.html#LIBPQ-CONNECT-GSSENCMODE
+        "gssencmode": "disable",
     }
     connect_args.update(db_tls.connect_args(settings))
     # What the DATABASE_URL says explicitly reaches libpq: the defaults above fill in only what

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import sys
 
-from app.settings import in_lambda_runtime
+from app.hosts import startup_gc
+
+# Before any heavy import: no garbage collection while the process starts
+# (app/hosts/startup_gc.py). Inside Lambda, handler.py resumes it at the end of INIT.
+startup_gc.pause()
+
+from app.settings import in_lambda_runtime  # noqa: E402
 
 
 def main(argv: list[str]) -> None:
@@ -22,6 +28,9 @@ def main(argv: list[str]) -> None:
         return
     from app.hosts import http_host
 
+    # The server's own imports are done; the app itself is imported by uvicorn (in each
+    # worker process when there are several), with the collector on as usual.
+    startup_gc.resume()
     http_host.main()
 
 

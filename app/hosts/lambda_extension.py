@@ -20,12 +20,27 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import socket
 import threading
 
 logger = logging.getLogger("app.lambda")
 
 NAME = "portfolio-graceful-shutdown"
 _API = "/2020-01-01/extension"
+
+
+class _RuntimeConnection(http.client.HTTPConnection):
+    """HTTP to the runtime API, whose address resolves without Python's IDNA codec.
+
+    `socket.getaddrinfo` encodes a text host name with the IDNA codec, and its first use imports
+    encodings.idna, stringprep and unicodedata: 2.7 ms and 0.4 MB of INIT for an address that
+    is always ASCII (AWS_LAMBDA_RUNTIME_API is host:port). Given as bytes, it is used as is.
+    """
+
+    def connect(self) -> None:
+        address = (self.host.encode("ascii"), self.port)
+        self.sock = socket.create_connection(address, self.timeout)  # type: ignore[arg-type]
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def register(runtime_api: str) -> str | None:
@@ -35,7 +50,7 @@ def register(runtime_api: str) -> str | None:
     works as before, only without SIGTERM (logged, never fatal).
     """
     try:
-        connection = http.client.HTTPConnection(runtime_api, timeout=5)
+        connection = _RuntimeConnection(runtime_api, timeout=5)
         connection.request(
             "POST",
             f"{_API}/register",
@@ -63,7 +78,7 @@ def _wait_for_events(runtime_api: str, identifier: str) -> None:
     # Signals "initialised" to Lambda, then blocks: no event was asked for. Without a
     # timeout, so that a quiet environment does not loop; the process ends it at shutdown.
     try:
-        connection = http.client.HTTPConnection(runtime_api, timeout=None)
+        connection = _RuntimeConnection(runtime_api, timeout=None)
         connection.request(
             "GET", f"{_API}/event/next", headers={"Lambda-Extension-Identifier": identifier}
         )

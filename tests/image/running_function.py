@@ -81,14 +81,18 @@ class Function:
         return podman("exec", self.name, "python", "-c", code)
 
     def function_pid(self) -> int:
-        """The pid, inside the container, of `python -m awslambdaric handler.handler`."""
+        """The pid, inside the container, of the function's process: the image's entry point
+        (`python -m app.hosts.entry`), or `python -m awslambdaric` in an image that has no
+        other."""
         out = self.exec_python(
             "import os\n"
             "for p in os.listdir('/proc'):\n"
             "    if p.isdigit():\n"
             "        try: c = open(f'/proc/{p}/cmdline', 'rb').read()\n"
             "        except OSError: continue\n"
-            "        if c.split(b'\\0')[1:3] == [b'-m', b'awslambdaric']: print(p)\n"
+            "        entry = c.split(b'\\0')[1:3]\n"
+            "        if entry in ([b'-m', b'app.hosts.entry'], [b'-m', b'awslambdaric']):\n"
+            "            print(p)\n"
         )
         pids = [int(line) for line in out.split()]
         assert len(pids) == 1, out

@@ -70,7 +70,9 @@ def test_run_local_is_locked_down_and_mounts_the_emulator() -> None:
     assert option(command, "-e") == ["DATABASE_URL=postgresql://u@127.0.0.1/db"]
     assert option(command, "--network") == ["host"]
     assert option(command, "--runtime-interface-emulator-address") == ["127.0.0.1:9000"]
-    assert command[-4:] == ["python", "-m", "awslambdaric", "handler.handler"]
+    # The image's own entry point and command, as Lambda runs them (read from the image; a dry
+    # run assumes the project's Dockerfile).
+    assert command[-4:] == ["python", "-m", "app.hosts.entry", "handler.handler"]
     assert "--ulimit" not in command  # podman's workaround, not Docker's
 
 

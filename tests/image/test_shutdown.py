@@ -56,7 +56,7 @@ def _run_until_shut_down(image: BuiltImage) -> str:
         image.tag,
         "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
         "--runtime-api-address", f"127.0.0.1:{port + 10000}",
-        "python", "-m", "awslambdaric", "handler.handler",
+        "python", "-m", "app.hosts.entry", "handler.handler",  # the image's ENTRYPOINT and CMD
     )  # fmt: skip
     try:
         request = urllib.request.Request(
