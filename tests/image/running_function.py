@@ -131,18 +131,10 @@ class Function:
             for line in follower.stdout:
                 self.log_lines.append(line.rstrip("\n"))
 
-        self._pump = threading.Thread(target=pump, daemon=True)
-        self._pump.start()
+        threading.Thread(target=pump, daemon=True).start()
 
     def logs(self) -> str:
         return "\n".join(self.log_lines)
-
-    def logs_until_exit(self, timeout: float = 60) -> str:
-        """Every log line up to the container's exit (the follower ends with the container)."""
-        assert self._follower is not None
-        self._follower.wait(timeout)
-        self._pump.join(timeout)
-        return self.logs()
 
     def close(self) -> None:
         self._conn.close()
