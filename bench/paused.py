@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -65,26 +64,6 @@ print(json.dumps({"init_ms": init_ms, "answers": answers}))
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _signal(pid: int, signum: int) -> None:
-    # The postmaster is stopped first, so it forks nothing after the list was taken; a
-    # backend that exited meanwhile (a connection just closed) needs no signal.
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)
-
-
-def _processes(data_dir: Path) -> list[int]:
-    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == postmaster:
-            children.append(int(stat.parent.name))
-    return [postmaster, *children]
 
 
 def _visit(env: dict[str, str], source_ip: str) -> dict[str, Any]:
@@ -140,18 +119,10 @@ def measure(n: int) -> dict[str, Any]:
         created = LambdaClient(owner.handle).post("/projects", SAMPLE, admin=True)
         assert created.status == 201, created.text
         env = {**os.environ, **{k.upper(): str(v) for k, v in settings.items()}}
-        pids = _processes(cluster.data)
         for i in range(n):
             for state in ("awake", "paused"):
-                if state == "paused":
-                    for pid in pids:
-                        _signal(pid, signal.SIGSTOP)
-                try:
+                with cluster.paused() if state == "paused" else contextlib.nullcontext():
                     visit = _visit(env, f"10.1.{i}.{len(samples[state])}")
-                finally:
-                    if state == "paused":
-                        for pid in pids:
-                            _signal(pid, signal.SIGCONT)
                 samples[state].append(visit)
                 log(
                     f"bench: {state} #{i + 1}: "

@@ -10,6 +10,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -125,6 +126,40 @@ class Cluster:
     def remove(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def processes(self) -> list[int]:
+        """The postmaster (from postmaster.pid) and every process it started."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[list[int]]:
+        """Every process of the server stopped (SIGSTOP) for the block, as while Aurora
+        resumes from a pause: connections are accepted by the kernel and never answered.
+        Yields their pids; all are continued (SIGCONT) at the end, whatever happened."""
+        pids = self.processes()
+        for pid in pids:
+            _signal(pid, signal.SIGSTOP)
+        try:
+            yield pids
+        finally:
+            for pid in pids:
+                _signal(pid, signal.SIGCONT)
+
+
+def _signal(pid: int, signum: int) -> None:
+    # The postmaster is stopped first, so it forks nothing after the list was taken; a
+    # backend that exited meanwhile (a connection just closed) needs no signal.
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ Proved by order and counts (attempt threads alive, where each answer came from),
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +23,6 @@ from app.settings import Settings
 from tests.client import LambdaClient
 from tests.conftest import ADMIN_TOKEN_SHA256
 from tests.postgres import Cluster, throwaway_cluster
-from tests.test_paused_database import _processes, _signal
 
 pytestmark = pytest.mark.slow  # a server of its own, stopped and continued
 
@@ -61,10 +59,7 @@ def test_one_attempt_waits_the_next_visitors_do_not_and_its_success_closes_it(
     owner_adapter.shutdown()
     assert _attempts() == []
 
-    pids = _processes(cluster)
-    for pid in pids:
-        _signal(pid, signal.SIGSTOP)
-    try:
+    with cluster.paused():
         adapter = LambdaAdapter(settings)
         visitor = LambdaClient(adapter.handle)
         breaker = Fallback.for_app(adapter.app).breaker  # type: ignore[union-attr]
@@ -83,9 +78,6 @@ def test_one_attempt_waits_the_next_visitors_do_not_and_its_success_closes_it(
         assert (sent.status, sent.headers["x-content-source"]) == (202, "outbox")
         # None of them started an attempt of its own (each would be waiting here too).
         assert _attempts() == [waking]
-    finally:
-        for pid in pids:
-            _signal(pid, signal.SIGCONT)
     try:
         waking.join(timeout=60)
         assert not waking.is_alive()

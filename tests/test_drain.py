@@ -5,7 +5,6 @@ invocation (Lambda retries it) and keeps the message; the retry stores it and no
 
 from __future__ import annotations
 
-import signal
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +24,6 @@ from scripts.generate_events import s3_object_created
 from tests.conftest import ADMIN_TOKEN_SHA256
 from tests.postgres import Cluster, throwaway_cluster
 from tests.support import lambda_context
-from tests.test_paused_database import _processes, _signal
 
 MESSAGE = {"name": "Ada", "email": "ada@example.com", "message": "Sent while you slept."}
 RECEIVED = f'"{metrics.CONTACT_MESSAGE_RECEIVED}":1'
@@ -134,19 +132,13 @@ def test_while_the_database_is_stopped_the_drain_fails_and_its_retry_stores_once
     message_id, key = _accept(bucket.store)
     event = s3_object_created(bucket.name, key)
 
-    pids = _processes(cluster)
-    for pid in pids:
-        _signal(pid, signal.SIGSTOP)
-    try:
+    with cluster.paused():
         # A cold drain function, as S3 invokes it while Aurora resumes: it waits within its
         # invocation (a short one here), then fails so that Lambda retries the event.
         adapter = LambdaAdapter(_drain_settings(cluster.url, bucket))
         with pytest.raises(sa_exc.OperationalError):
             adapter.drain(event, lambda_context("drain-away", remaining_ms=4_000))
         assert bucket.store.list(outbox.PREFIX) == [key]  # the message waits
-    finally:
-        for pid in pids:
-            _signal(pid, signal.SIGCONT)
     engine = create_engine(cluster.url)
     try:
         assert _inbox(engine) == []

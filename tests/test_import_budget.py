@@ -79,6 +79,7 @@ def test_module_count_budget() -> None:
     # on the start path by design: a cold start during a pause is when they answer.
     # 569 with the collector paused during INIT (app/hosts/startup_gc.py and the builtin gc);
     # 571 with app/endpoint_context.py and app/api/openapi.py, which each spare FastAPI work
-    # at INIT or on the first request (docs/benchmark.md).
+    # at INIT or on the first request (docs/benchmark.md). Debian's own python3.11 loads one
+    # module more than the suite's usual interpreter (tests/workflows/test_bare_debian.py).
     modules = _modules_after_import(ENV)
-    assert len(modules) <= 571, len(modules)
+    assert len(modules) <= 572, len(modules)

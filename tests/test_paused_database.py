@@ -9,10 +9,8 @@ other test; the store is the suite's real local S3 server.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -59,27 +57,6 @@ print(json.dumps(answers))
 """
 
 
-def _signal(pid: int, signum: int) -> None:
-    # The postmaster is stopped first, so it forks nothing after the list was taken; a
-    # backend that exited meanwhile (a connection just closed) needs no signal.
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)
-
-
-def _processes(cluster: Cluster) -> list[int]:
-    """The postmaster (from postmaster.pid) and every process it started."""
-    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == postmaster:
-            children.append(int(stat.parent.name))
-    return [postmaster, *children]
-
-
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
     with throwaway_cluster() as started:
@@ -105,12 +82,9 @@ def test_a_visitor_never_waits_for_a_paused_database(
     owner_adapter.shutdown()  # no connection of ours is open while the server is stopped
     engine.dispose()
 
-    pids = _processes(cluster)
-    assert len(pids) >= 3  # postmaster, checkpointer, background writer, ...
-    for pid in pids:
-        _signal(pid, signal.SIGSTOP)
-    stopped_at = time.monotonic()
-    try:
+    with cluster.paused() as pids:
+        stopped_at = time.monotonic()
+        assert len(pids) >= 3  # postmaster, checkpointer, background writer, ...
         env = {
             **os.environ,
             **{name.upper(): str(value) for name, value in settings.items()},
@@ -135,9 +109,6 @@ def test_a_visitor_never_waits_for_a_paused_database(
         assert visitor.returncode == 0, visitor.stderr
         listed, project, sent = json.loads(visitor.stdout.strip().splitlines()[-1])
         time.sleep(max(0.0, stopped_at + STOPPED_FOR - time.monotonic()))
-    finally:
-        for pid in pids:
-            _signal(pid, signal.SIGCONT)
     assert answered_at - stopped_at < STOPPED_FOR
     assert listed["status"] == 200, listed
     assert listed["headers"]["x-content-source"] == "snapshot"

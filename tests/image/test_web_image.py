@@ -8,7 +8,6 @@ tests/test_http_host.py runs on a server process (tests/http_scenarios.py).
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -19,9 +18,9 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests import http_scenarios as scenarios
-from tests.conftest import ROOT, load_event
+from tests.conftest import load_event
+from tests.image.running_function import running_function
 from tests.image.support import (
-    INVOKE_PATH,
     LOCKED_DOWN,
     BuiltImage,
     build_image,
@@ -162,41 +161,17 @@ def test_the_same_entry_point_runs_the_lambda_runtime_client_under_the_emulator(
     image: BuiltImage,
 ) -> None:
     # The emulator sets AWS_LAMBDA_RUNTIME_API for the command it starts, as Lambda does for
-    # the image's ENTRYPOINT + CMD: the entry must hand over to awslambdaric, not serve HTTP.
+    # the image's ENTRYPOINT + CMD (which the project's runner, engine.sh run-local, reads from
+    # the image): the entry must hand over to awslambdaric, not serve HTTP.
     config = image.inspect()["Config"]
-    name = f"portfolio-entry-{uuid.uuid4().hex[:8]}"
-    port = free_port()
-    rie = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "engine.sh"), "rie-path", image.arch],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    engine(
-        "run", "--detach", "--name", name, *LOCKED_DOWN, *_ulimits(), "--network", "host",
-        "-e", "DATABASE_URL=sqlite:////tmp/portfolio.db",
-        "-v", f"{rie}:/rie:ro", "--entrypoint", "/rie", image.tag,
-        "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
-        "--runtime-api-address", f"127.0.0.1:{port + 10000}",
-        *config["Entrypoint"], *config["Cmd"],
-    )  # fmt: skip
-    try:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}{INVOKE_PATH}",
-            data=json.dumps(load_event("http-v2/get-health.json")).encode(),
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(request, timeout=60) as response:
-                    answer = json.loads(response.read())
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        assert answer["statusCode"] == 200
-        assert json.loads(answer["body"]) == {"status": "ok"}
-    finally:
-        engine("rm", "-f", name, check=False)
+    env = {"DATABASE_URL": "sqlite:////tmp/portfolio.db"}
+    with running_function(image.tag, env) as function:
+        answer = function.wait_ready(load_event("http-v2/get-health.json"))
+        pid = function.function_pid()
+        command = function.exec_python(f"print(open('/proc/{pid}/cmdline').read())")
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"]) == {"status": "ok"}
+    assert command.rstrip("\n").split("\0")[:-1] == [*config["Entrypoint"], *config["Cmd"]]
 
 
 @pytest.mark.arm64
