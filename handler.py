@@ -106,15 +106,13 @@ def drain(event: Any, context: Any) -> dict[str, Any]:
 
 
 # Only inside a Lambda runtime, never in tests or scripts; with invalid settings there is no
-# engine to dispose.
+# engine to dispose. Then INIT ends: what it built is frozen and the collector runs again
+# (app/hosts/startup_gc.py). Elsewhere the collector is only switched back on: freezing there
+# would pin whatever the importing process holds.
 if invalid_settings is None and settings.aws_lambda_runtime_api:
     from app.hosts.lambda_host import exit_on_sigterm
 
     exit_on_sigterm(adapter, settings.aws_lambda_runtime_api)
-
-# The end of INIT. Outside a Lambda runtime (tests, scripts) the collector is only switched back
-# on: freezing there would pin whatever the importing process holds.
-if invalid_settings is None and settings.aws_lambda_runtime_api:
     startup_gc.resume()
 else:
     gc.enable()

@@ -20,12 +20,13 @@ from typing import Any
 from fastapi import FastAPI, routing
 
 
-def _endpoints(routes: list[Any]) -> Iterator[Any]:
+def api_routes(routes: list[Any]) -> Iterator[routing.APIRoute]:
+    """Every APIRoute in matching order, an included router's routes in place of the router."""
     for route in routes:
         if isinstance(route, routing.APIRoute):
-            yield route.endpoint
+            yield route
         elif hasattr(route, "original_router"):  # an included router (FastAPI >= 0.160)
-            yield from _endpoints(route.original_router.routes)
+            yield from api_routes(route.original_router.routes)
 
 
 def fill(app: FastAPI) -> None:
@@ -33,7 +34,8 @@ def fill(app: FastAPI) -> None:
     cache: dict[int, dict[str, Any]] | None = getattr(routing, "_endpoint_context_cache", None)
     if cache is None:
         return
-    for endpoint in _endpoints(app.router.routes):
+    for route in api_routes(app.router.routes):
+        endpoint = route.endpoint
         code = getattr(endpoint, "__code__", None)
         if code is not None:
             cache.setdefault(

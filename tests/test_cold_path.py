@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
+from app.endpoint_context import api_routes
 from app.main import create_app
 from app.security import require_admin
 from app.settings import Settings
@@ -29,19 +30,8 @@ def _is_admin(route: APIRoute) -> bool:
     return any(d.call is require_admin for d in route.dependant.dependencies)
 
 
-def _api_routes(routes: list[Any]) -> list[APIRoute]:
-    """Every APIRoute in matching order, included routers' routes in place of the router."""
-    found: list[APIRoute] = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append(route)
-        elif hasattr(route, "original_router"):  # FastAPI's included-router branch
-            found += _api_routes(route.original_router.routes)
-    return found
-
-
 def test_every_admin_route_comes_after_every_public_one() -> None:
-    routes = _api_routes(create_app(Settings(database_url="sqlite://")).router.routes)
+    routes = list(api_routes(create_app(Settings(database_url="sqlite://")).router.routes))
     kinds = [_is_admin(r) for r in routes]
     assert any(kinds) and not all(kinds)
     first_admin = kinds.index(True)

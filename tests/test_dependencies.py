@@ -8,8 +8,7 @@ import inspect
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi.routing import APIRoute
-
+from app.endpoint_context import api_routes
 from app.hosts.lambda_host import LambdaAdapter
 from app.main import create_app
 from app.settings import Settings
@@ -21,17 +20,9 @@ def _calls(dependant: Any) -> Iterator[Any]:
         yield from _calls(dependency)
 
 
-def _api_routes(routes: list[Any]) -> Iterator[APIRoute]:
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):  # an included router (FastAPI >= 0.160)
-            yield from _api_routes(route.original_router.routes)
-
-
 def test_every_route_and_dependency_is_async() -> None:
     app = create_app(Settings(database_url="sqlite://"))
-    routes = list(_api_routes(app.routes))
+    routes = list(api_routes(app.routes))
     assert len(routes) >= 9
     sync = [
         f"{route.path}: {getattr(call, '__name__', call)}"

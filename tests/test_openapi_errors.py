@@ -10,9 +10,9 @@ from fastapi import FastAPI
 
 from app.api.responses import ERROR_BODY
 from app.api.schemas import ErrorBody
+from app.endpoint_context import api_routes
 from app.main import create_app
 from app.settings import Settings
-from tests.test_cold_path import _api_routes
 
 DOCUMENT = create_app(Settings(database_url="sqlite://")).openapi()
 
@@ -57,4 +57,4 @@ def test_no_route_builds_a_validator_for_a_documented_response() -> None:
     # What the references save: FastAPI makes a validator at import for every response that
     # names a `model` (route.response_fields), 8 ms of a cold start for the 47 there were.
     app = create_app(Settings(database_url="sqlite://"))
-    assert {r.path: r.response_fields for r in _api_routes(app.routes) if r.response_fields} == {}
+    assert {r.path: r.response_fields for r in api_routes(app.routes) if r.response_fields} == {}
