@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI, routing
+from fastapi import routing
 
 
 def api_routes(routes: list[Any]) -> Iterator[routing.APIRoute]:
@@ -29,12 +29,12 @@ def api_routes(routes: list[Any]) -> Iterator[routing.APIRoute]:
             yield from api_routes(route.original_router.routes)
 
 
-def fill(app: FastAPI) -> None:
-    """Note every route's endpoint context in FastAPI's cache, as FastAPI would."""
+def fill(routes: list[Any]) -> None:
+    """Note the routes' endpoint contexts in FastAPI's cache, as FastAPI would."""
     cache: dict[int, dict[str, Any]] | None = getattr(routing, "_endpoint_context_cache", None)
     if cache is None:
         return
-    for route in api_routes(app.router.routes):
+    for route in api_routes(routes):
         endpoint = route.endpoint
         code = getattr(endpoint, "__code__", None)
         if code is not None:

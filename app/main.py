@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from app import endpoint_context, errors
-from app.api import contact, health, openapi, projects
+from app.api import admin, contact, health, openapi, projects
 from app.aws.metrics import Metrics
 from app.caching import PublicCaching
 from app.counters import Counters
@@ -81,10 +81,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(contact.router)
-    # Last: a public request is answered before FastAPI prepares any admin route.
-    app.include_router(projects.admin_router)
-    app.include_router(contact.admin_router)
-    endpoint_context.fill(app)
+    # Last, and declared on first use: a public read never waits for them.
+    admin.install(app)
+    endpoint_context.fill(app.router.routes)
     openapi.install(app)
     errors.install(app)
 

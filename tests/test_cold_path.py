@@ -15,11 +15,12 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
+from app.api import admin
 from app.endpoint_context import api_routes
 from app.main import create_app
 from app.security import require_admin
 from app.settings import Settings
-from tests.conftest import ADMIN_TOKEN_SHA256, ROOT
+from tests.conftest import ADMIN_TOKEN_SHA256, ROOT, load_event
 from tests.support.fresh import fresh_json
 
 # Models only the admin's requests and the contact form validate.
@@ -31,7 +32,9 @@ def _is_admin(route: APIRoute) -> bool:
 
 
 def test_every_admin_route_comes_after_every_public_one() -> None:
-    routes = list(api_routes(create_app(Settings(database_url="sqlite://")).router.routes))
+    app = create_app(Settings(database_url="sqlite://"))
+    admin.declare()
+    routes = list(api_routes(app.router.routes))
     kinds = [_is_admin(r) for r in routes]
     assert any(kinds) and not all(kinds)
     first_admin = kinds.index(True)
@@ -109,3 +112,81 @@ def test_a_first_request_reads_no_source_file_and_errors_still_name_the_endpoint
         "print(json.dumps([status, read, context == expected]))"
     )
     assert fresh_json(code, DATABASE_URL="sqlite://") == [200, [], True]
+
+
+_ADMIN_MODULES = "sorted(m for m in sys.modules if m.startswith('app.api.admin.'))"
+
+
+def test_public_requests_declare_no_admin_route(seeded_db: Any, database_url: str) -> None:
+    # app/api/admin/__init__.py: the admin's routes cost INIT nothing, and a public request,
+    # answered before the router reaches them, does not declare them either.
+    code = (
+        "import json, sys, handler; from app.api import admin; "
+        "from tests.conftest import lambda_context, load_event; "
+        "codes = [handler.handler(load_event(f'http-v2/{n}.json'), lambda_context())['statusCode']"
+        " for n in ('get-projects', 'get-project', 'get-health', 'post-contact')]; "
+        f"print(json.dumps([codes, admin.declared(), {_ADMIN_MODULES}]))"
+    )
+    assert fresh_json(code, DATABASE_URL=database_url) == [[200, 200, 200, 202], False, []]
+
+
+def _first_request(event: dict[str, Any], database_url: str) -> Any:
+    """A fresh process whose first request is `event`: its answer, what it declared and read."""
+    code = (
+        "import json, linecache, sys, handler; from app.api import admin; "
+        "from tests.conftest import lambda_context; "
+        "answer = handler.handler(json.loads(sys.argv[1]), lambda_context()); "
+        "read = sorted(f for f in linecache.cache if '/app/' in f); "
+        f"print(json.dumps([answer, admin.declared(), {_ADMIN_MODULES}, read]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(event)],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DATABASE_URL": database_url,
+            "ADMIN_TOKEN_SHA256": ADMIN_TOKEN_SHA256,
+        },
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+DECLARED = ["app.api.admin.contact", "app.api.admin.projects"]
+
+
+def test_an_admin_request_first_declares_the_routes_and_is_answered(
+    clean_db: Any, database_url: str
+) -> None:
+    answer, declared, modules, read = _first_request(
+        load_event("http-v2/post-project-admin.json"), database_url
+    )
+    assert answer["statusCode"] == 201, answer["body"]
+    assert json.loads(answer["body"])["slug"]
+    # Declared on use, with their endpoints' error context filled in (no source file read).
+    assert (declared, modules, read) == (True, DECLARED, [])
+
+
+def test_a_method_only_an_admin_route_takes_is_declared_then_405_names_it(
+    clean_db: Any, database_url: str
+) -> None:
+    event = load_event("http-v2/get-projects.json")
+    event["requestContext"]["http"]["method"] = "PUT"
+    answer, declared, modules, _ = _first_request(event, database_url)
+    assert answer["statusCode"] == 405
+    assert answer["headers"]["allow"] == "GET, HEAD, POST"
+    assert (declared, modules) == (True, DECLARED)
+
+
+def test_the_openapi_document_declares_and_lists_the_admin_routes(
+    clean_db: Any, database_url: str
+) -> None:
+    answer, declared, _, _ = _first_request(load_event("http-v2/get-openapi.json"), database_url)
+    paths = json.loads(answer["body"])["paths"]
+    assert declared is True
+    assert sorted(paths["/projects"]) == ["get", "post"]
+    assert sorted(paths["/projects/{slug}"]) == ["delete", "get", "patch"]
+    assert sorted(paths["/contact"]) == ["get", "post"]
+    assert sorted(paths["/contact/{message_id}"]) == ["delete", "patch"]

@@ -159,7 +159,7 @@ def _worst_message(index: int) -> schemas.ContactCreate:
 def test_a_full_inbox_page_of_the_largest_messages_stays_under_one_megabyte(
     lambda_handler: Any, clean_db: Engine
 ) -> None:
-    from app.api.contact import INBOX_MAX_ITEMS
+    from app.api.admin.contact import INBOX_MAX_ITEMS
     from scripts.generate_events import http_v2
     from tests.conftest import ADMIN_TOKEN
 

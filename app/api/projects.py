@@ -1,4 +1,4 @@
-"""The portfolio's projects: public reads, admin writes."""
+"""The portfolio's projects: public reads (the admin's writes: app/api/admin/projects.py)."""
 
 from __future__ import annotations
 
@@ -7,32 +7,21 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from app.api import schemas
-from app.api.deps import DbConnection, reading
+from app.api.deps import reading
 from app.api.pagination import PageParams, page_params
-from app.api.params import IdempotencyKey, SlugPath, TagQuery
+from app.api.params import SlugPath, TagQuery
 from app.api.responses import (
-    ADMIN_ERRORS,
-    BODY_ERRORS,
     DATABASE_ERRORS,
     ERROR_BODY,
     NOT_FOUND,
     PUBLIC_READ,
-    snapshot_written,
 )
 from app.data import crud
-from app.fallback import publishing
 from app.fallback import reads as fallback_reads
-from app.security import Admin, is_admin_attempt, require_admin
+from app.security import is_admin_attempt, require_admin
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
-# The admin's writes: included after every public router (app/main.py), so a public request
-# never reaches them and FastAPI, which prepares an included router's routes when a request is
-# first matched against them, does not prepare them before a public request is answered.
-admin_router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
-
-_CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"content": ERROR_BODY, "description": "Slug already taken"}
-}
+# The admin's writes are in app/api/admin/projects.py.
 
 
 # Items per list page, whatever `limit` asks for (the answer's `limit` says what was used).
@@ -52,7 +41,7 @@ _DRAFT_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _not_found(slug: str) -> HTTPException:
+def not_found(slug: str) -> HTTPException:
     return HTTPException(404, f"project {slug!r} not found")
 
 
@@ -120,74 +109,5 @@ async def get_project(request: Request, response: Response, slug: SlugPath) -> d
             from_snapshot=lambda snap: snap.project(slug),
         )
     if project is None:
-        raise _not_found(slug)
+        raise not_found(slug)
     return project
-
-
-@admin_router.post(
-    "",
-    status_code=201,
-    response_model=schemas.ProjectPublic,
-    responses={**snapshot_written(201), **ADMIN_ERRORS, **BODY_ERRORS, **_CONFLICT},
-)
-async def create_project(
-    request: Request,
-    _: Admin,
-    data: schemas.ProjectCreate,
-    conn: DbConnection,
-    idempotency_key: IdempotencyKey = None,
-) -> Any:
-    # Admin only: not loaded before a public read is answered.
-    from app.api import idempotent
-    from app.data import idempotency
-
-    guard = idempotency.Guard.for_request(
-        conn, key=idempotency_key, scope="POST /projects", caller="admin", body=data.model_dump()
-    )
-    if (replayed := idempotent.claim(guard)) is not None:
-        return replayed
-    created = crud.create_project(conn, fields=data.model_dump())
-    publishing.mark(request.scope)
-    if created is None:
-        raise HTTPException(409, f"project {data.slug!r} already exists")
-    project = schemas.ProjectPublic.model_validate(created)
-    guard.remember(201, project.model_dump(mode="json"))
-    return project
-
-
-@admin_router.patch(
-    "/{slug}",
-    response_model=schemas.ProjectPublic,
-    responses={**snapshot_written(200), **ADMIN_ERRORS, **BODY_ERRORS, **NOT_FOUND, **_CONFLICT},
-)
-async def update_project(
-    request: Request, _: Admin, slug: SlugPath, data: schemas.ProjectUpdate, conn: DbConnection
-) -> dict[str, Any]:
-    if (
-        data.slug not in (None, slug)
-        and crud.get_project(conn, slug=data.slug, published_only=False) is not None
-    ):
-        raise HTTPException(409, f"project {data.slug!r} already exists")
-    project = crud.update_project(conn, slug=slug, sent=data.model_dump(exclude_unset=True))
-    publishing.mark(request.scope)
-    if project is None:
-        raise _not_found(slug)
-    if project["cover_image_url"] is not None and project["cover_image_alt"] is None:
-        # Raising rolls the whole update back.
-        raise HTTPException(422, "cover_image_alt is required when cover_image_url is set")
-    return project
-
-
-@admin_router.delete(
-    "/{slug}",
-    status_code=204,
-    response_class=Response,
-    responses={**snapshot_written(204), **ADMIN_ERRORS, **NOT_FOUND},
-)
-async def delete_project(
-    request: Request, _: Admin, slug: SlugPath, conn: DbConnection
-) -> Response:
-    publishing.mark(request.scope)
-    if not crud.delete_project(conn, slug=slug):
-        raise _not_found(slug)
-    return Response(status_code=204)

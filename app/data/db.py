@@ -18,7 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from app.data import db_limits, db_tls, db_wait, reads
+from app.data import db_limits, db_tls, db_wait, pg_dialect, reads
 from app.settings import Settings
 
 # Set on a pooled connection's record when it is opened, cleared at its first checkout.
@@ -93,6 +93,7 @@ def _postgres_engine(settings: Settings, url: str | URL) -> Engine:
     connect_args = {
         k: v for k, v in connect_args.items() if k not in given or k in ("sslmode", "sslrootcert")
     }
+    pg_dialect.load()  # without the PostgreSQL drivers this engine does not use
     # hide_parameters: a failed statement's error (and so its log line) never quotes the
     # values it was given, which are user data.
     engine = create_engine(url, connect_args=connect_args, hide_parameters=True, **options)
