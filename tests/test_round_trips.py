@@ -82,3 +82,26 @@ def test_with_the_fallback_on_a_warm_public_read_is_still_one_round_trip(
 
 def test_health_does_not_touch_the_database(proxy: DelayProxy, proxied_client: Any) -> None:
     assert _round_trips(proxy, proxied_client, "/health") == 0
+
+
+def test_a_first_connection_is_a_fixed_number_of_round_trips(
+    proxy: DelayProxy, database_url: str
+) -> None:
+    # What a cold start's warm-up pays before its first query (app/data/warmup.py): libpq's
+    # SSLRequest (sslmode=prefer here; the server says no), the startup packet (trust
+    # authentication here), SQLAlchemy's first-connect queries in one
+    # transaction (BEGIN, server version, schema, isolation level, standard_conforming_strings,
+    # ROLLBACK) and the session timeout the app learns (app/data/db_limits.py). No probe for
+    # the hstore extension (app/data/db.py): it was a transaction of 3 more (12).
+    from app.data.db import build_engine
+    from app.settings import Settings
+
+    url = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
+    engine = build_engine(Settings(database_url=url.render_as_string(hide_password=False)))
+    try:
+        before = proxy.counts().round_trips
+        with engine.connect():
+            pass
+        assert proxy.counts().round_trips - before == 9
+    finally:
+        engine.dispose()

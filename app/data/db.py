@@ -96,7 +96,18 @@ def _postgres_engine(settings: Settings, url: str | URL) -> Engine:
     pg_dialect.load()  # without the PostgreSQL drivers this engine does not use
     # hide_parameters: a failed statement's error (and so its log line) never quotes the
     # values it was given, which are user data.
-    engine = create_engine(url, connect_args=connect_args, hide_parameters=True, **options)
+    engine = create_engine(
+        url,
+        connect_args=connect_args,
+        hide_parameters=True,
+        # No table has an HSTORE column: the first connection skips psycopg2's probe for the
+        # extension, a transaction of 3 round trips (BEGIN, a pg_type query, ROLLBACK) before
+        # the first query of every cold start. HSTORE columns would still work, without
+        # psycopg2's dict adaptation ("Bind Parameter Styles" and "HSTORE type" in
+        # https://docs.sqlalchemy.org/en/20/dialects/postgresql.html#module-sqlalchemy.dialects.postgresql.psycopg2).
+        use_native_hstore=False,
+        **options,
+    )
     # First: its bound on the connect timeout must reach the credential hooks added after it.
     db_limits.install(engine, settings.db_statement_timeout_ms)
     # Client-side bounds on every wait: a server that stops answering cannot hold a request
