@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from app import endpoint_context, errors
-from app.api import admin, contact, health, openapi, projects
+from app.api import deferred, health, openapi, projects
 from app.aws.metrics import Metrics
 from app.caching import PublicCaching
 from app.counters import Counters
@@ -80,9 +80,9 @@ def create_app(
     app.router.redirect_slashes = False
     app.include_router(health.router)
     app.include_router(projects.router)
-    app.include_router(contact.router)
-    # Last, and declared on first use: a public read never waits for them.
-    admin.install(app)
+    # Last, and declared on first use: the contact form and the admin's routes, which no
+    # public read waits for.
+    deferred.install(app)
     endpoint_context.fill(app.router.routes)
     openapi.install(app)
     errors.install(app)

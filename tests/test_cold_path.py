@@ -13,9 +13,10 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from fastapi.routing import APIRoute
 
-from app.api import admin
+from app.api import deferred
 from app.endpoint_context import api_routes
 from app.main import create_app
 from app.security import require_admin
@@ -33,7 +34,7 @@ def _is_admin(route: APIRoute) -> bool:
 
 def test_every_admin_route_comes_after_every_public_one() -> None:
     app = create_app(Settings(database_url="sqlite://"))
-    admin.declare()
+    deferred.declare()
     routes = list(api_routes(app.router.routes))
     kinds = [_is_admin(r) for r in routes]
     assert any(kinds) and not all(kinds)
@@ -114,30 +115,33 @@ def test_a_first_request_reads_no_source_file_and_errors_still_name_the_endpoint
     assert fresh_json(code, DATABASE_URL="sqlite://") == [200, [], True]
 
 
-_ADMIN_MODULES = "sorted(m for m in sys.modules if m.startswith('app.api.admin.'))"
+# The modules of app/api/deferred.py's routes.
+_DEFERRED_MODULES = (
+    "sorted(m for m in sys.modules if m.startswith('app.api.admin.') or m == 'app.api.contact')"
+)
 
 
-def test_public_requests_declare_no_admin_route(seeded_db: Any, database_url: str) -> None:
-    # app/api/admin/__init__.py: the admin's routes cost INIT nothing, and a public request,
-    # answered before the router reaches them, does not declare them either.
+def test_public_reads_declare_no_other_route(seeded_db: Any, database_url: str) -> None:
+    # app/api/deferred.py: the contact form and the admin's routes cost INIT nothing, and a
+    # public read, answered before the router reaches them, does not declare them either.
     code = (
-        "import json, sys, handler; from app.api import admin; "
+        "import json, sys, handler; from app.api import deferred; "
         "from tests.conftest import lambda_context, load_event; "
         "codes = [handler.handler(load_event(f'http-v2/{n}.json'), lambda_context())['statusCode']"
-        " for n in ('get-projects', 'get-project', 'get-health', 'post-contact')]; "
-        f"print(json.dumps([codes, admin.declared(), {_ADMIN_MODULES}]))"
+        " for n in ('get-projects', 'get-project', 'get-health', 'get-projects')]; "
+        f"print(json.dumps([codes, deferred.declared(), {_DEFERRED_MODULES}]))"
     )
-    assert fresh_json(code, DATABASE_URL=database_url) == [[200, 200, 200, 202], False, []]
+    assert fresh_json(code, DATABASE_URL=database_url) == [[200, 200, 200, 200], False, []]
 
 
 def _first_request(event: dict[str, Any], database_url: str) -> Any:
     """A fresh process whose first request is `event`: its answer, what it declared and read."""
     code = (
-        "import json, linecache, sys, handler; from app.api import admin; "
+        "import json, linecache, sys, handler; from app.api import deferred; "
         "from tests.conftest import lambda_context; "
         "answer = handler.handler(json.loads(sys.argv[1]), lambda_context()); "
         "read = sorted(f for f in linecache.cache if '/app/' in f); "
-        f"print(json.dumps([answer, admin.declared(), {_ADMIN_MODULES}, read]))"
+        f"print(json.dumps([answer, deferred.declared(), {_DEFERRED_MODULES}, read]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, json.dumps(event)],
@@ -154,17 +158,18 @@ def _first_request(event: dict[str, Any], database_url: str) -> Any:
     return json.loads(out.splitlines()[-1])
 
 
-DECLARED = ["app.api.admin.contact", "app.api.admin.projects"]
+DECLARED = ["app.api.admin.contact", "app.api.admin.projects", "app.api.contact"]
 
 
-def test_an_admin_request_first_declares_the_routes_and_is_answered(
-    clean_db: Any, database_url: str
+@pytest.mark.parametrize(("event", "status"), [("post-project-admin", 201), ("post-contact", 202)])
+def test_a_first_request_past_the_public_reads_declares_the_rest_and_is_answered(
+    clean_db: Any, database_url: str, event: str, status: int
 ) -> None:
     answer, declared, modules, read = _first_request(
-        load_event("http-v2/post-project-admin.json"), database_url
+        load_event(f"http-v2/{event}.json"), database_url
     )
-    assert answer["statusCode"] == 201, answer["body"]
-    assert json.loads(answer["body"])["slug"]
+    assert answer["statusCode"] == status, answer["body"]
+    assert json.loads(answer["body"])["id" if event == "post-contact" else "slug"]
     # Declared on use, with their endpoints' error context filled in (no source file read).
     assert (declared, modules, read) == (True, DECLARED, [])
 

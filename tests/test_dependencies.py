@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Iterator
 from typing import Any
 
-from app.api import admin
+from app.api import deferred
 from app.endpoint_context import api_routes
 from app.hosts.lambda_host import LambdaAdapter
 from app.main import create_app
@@ -23,7 +23,7 @@ def _calls(dependant: Any) -> Iterator[Any]:
 
 def test_every_route_and_dependency_is_async() -> None:
     app = create_app(Settings(database_url="sqlite://"))
-    admin.declare()
+    deferred.declare()
     routes = list(api_routes(app.routes))
     assert len(routes) >= 9
     sync = [

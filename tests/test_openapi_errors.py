@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.api import admin
+from app.api import deferred
 from app.api.responses import ERROR_BODY
 from app.api.schemas import ErrorBody
 from app.endpoint_context import api_routes
@@ -58,5 +58,5 @@ def test_no_route_builds_a_validator_for_a_documented_response() -> None:
     # What the references save: FastAPI makes a validator at import for every response that
     # names a `model` (route.response_fields), 8 ms of a cold start for the 47 there were.
     app = create_app(Settings(database_url="sqlite://"))
-    admin.declare()
+    deferred.declare()
     assert {r.path: r.response_fields for r in api_routes(app.routes) if r.response_fields} == {}

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
-from app.api import admin
+from app.api import deferred
 from app.api.schemas import ErrorBody
 
 REF_PREFIX = "#/components/schemas/"
@@ -24,7 +24,7 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            admin.declare()  # the document lists every route
+            deferred.declare()  # the document lists every route
             document = FastAPI.openapi(app)  # built, and cached in app.openapi_schema
             body = TypeAdapter(ErrorBody).json_schema(
                 mode="serialization", ref_template=REF_PREFIX + "{model}"

@@ -1,5 +1,5 @@
 """The admin's inbox: the contact form's messages (declared on first use:
-app/api/admin/__init__.py)."""
+app/api/deferred.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The admin's writes to projects (declared on first use: app/api/admin/__init__.py)."""
+"""The admin's writes to projects (declared on first use: app/api/deferred.py)."""
 
 from __future__ import annotations
 
