@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from app import endpoint_context, errors
-from app.api import deferred, health, openapi, projects
+from app.api import deferred, health, openapi, projects, public
 from app.aws.metrics import Metrics
 from app.caching import PublicCaching
 from app.counters import Counters
@@ -78,8 +78,8 @@ def create_app(
     # A redirect built behind API Gateway can point at the wrong host or stage: answer the
     # exact path or 404, never a 307 to a guessed URL.
     app.router.redirect_slashes = False
-    app.include_router(health.router)
-    app.include_router(projects.router)
+    # The public reads: served as declared, not prepared a second time (app/api/public.py).
+    public.serve(app, health.router, projects.router)
     # Last, and declared on first use: the contact form and the admin's routes, which no
     # public read waits for.
     deferred.install(app)

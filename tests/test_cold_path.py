@@ -1,7 +1,8 @@
 """What a public request needs before its first response, and nothing more.
 
-FastAPI prepares an included router's routes (their parameter and body validators) when a
-request is first matched against them, in the order the routers were included; pydantic builds
+FastAPI prepares a route when it is declared, and an included router's routes again when a
+request is first matched against them: the public reads are served as declared
+(app/api/public.py), the rest is declared on first use (app/api/deferred.py); pydantic builds
 a `defer_build` model's validator on first use. Both are deterministic, so they are held here;
 what they save is measured by bench/.
 """

@@ -1,6 +1,7 @@
 """The rules app/data/db.py relies on under a multi-request server, checked on the app itself:
 every route and dependency is async (none goes through the threadpool while a connection is
-held), and the pool is sized for the server it runs in (issue 10, item 2)."""
+held), the pool is sized for the server it runs in (issue 10, item 2), and FastAPI's dependency
+overrides reach every route (app/api/public.py serves the public reads without inclusion)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,31 @@ def test_one_connection_per_lambda_environment_more_under_a_server(database_url:
     engine = build_engine(settings)
     assert engine.pool.size() == settings.db_pool_size == 5  # type: ignore[attr-defined]
     engine.dispose()
+
+
+async def _anyone(request: Any = None) -> None:
+    return None
+
+
+def test_the_apps_dependency_overrides_reach_public_and_deferred_routes(
+    make_client: Any, seeded_db: Any
+) -> None:
+    from app.api.pagination import PageParams, page_params
+    from app.security import require_admin
+
+    client = make_client()
+    app = client.adapter.app
+
+    def answers() -> tuple[int, int]:
+        page = client.request("GET", "/projects")
+        inbox = client.request("GET", "/contact")  # the admin's inbox, without a token
+        return page.json()["limit"], inbox.status
+
+    assert answers() == (20, 401)
+    app.dependency_overrides[page_params] = lambda: PageParams(limit=1, offset=0)
+    app.dependency_overrides[require_admin] = _anyone
+    try:
+        assert answers() == (1, 200)
+    finally:
+        app.dependency_overrides.clear()
+    assert answers() == (20, 401)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlalchemy import text
 
 from app import host_scope
-from app.api import schemas
+from app.api import public, schemas
 from app.api.responses import ERROR_BODY
 from app.data import db_limits
 
-router = APIRouter(tags=["health"])
+router = public.router(tags=["health"])
 
 
 @router.get("/health", response_model=schemas.Health, response_model_exclude_none=True)

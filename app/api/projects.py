@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import Depends, HTTPException, Request, Response
 
-from app.api import schemas
+from app.api import public, schemas
 from app.api.deps import reading
 from app.api.pagination import PageParams, page_params
 from app.api.params import SlugPath, TagQuery
@@ -20,7 +20,7 @@ from app.data import crud
 from app.fallback import reads as fallback_reads
 from app.security import is_admin_attempt, require_admin
 
-router = APIRouter(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
+router = public.router(prefix="/projects", tags=["projects"], responses=DATABASE_ERRORS)
 # The admin's writes are in app/api/admin/projects.py.
 
 
