@@ -32,6 +32,9 @@ RUN python -m pip install --no-cache-dir --disable-pip-version-check --no-compil
     # scheme; alembic names them under TYPE_CHECKING only): about 2 MB.
     && rm -rf /opt/deps/sqlalchemy/dialects/mssql /opt/deps/sqlalchemy/dialects/mysql \
         /opt/deps/sqlalchemy/dialects/oracle \
+    # SQLAlchemy's asyncio extension: it needs greenlet, which is not installed (the service
+    # is synchronous by design, app/data/db.py), so it cannot be used here: 0.5 MB.
+    && rm -rf /opt/deps/sqlalchemy/ext/asyncio \
     # pydantic's v1 compatibility package (1.2 MB): no model here is a v1 model, and FastAPI
     # takes its absence as "no v1 models" (handler.py blocks the import at INIT anyway).
     && rm -rf /opt/deps/pydantic/v1 \
@@ -55,9 +58,13 @@ RUN python -m pip install --no-cache-dir --disable-pip-version-check --no-compil
 COPY handler.py /opt/app/
 COPY app /opt/app/app
 COPY migrations /opt/app/migrations
-# The RDS CA bundle (DB_SSLROOTCERT's default): the RDS CAs are in no OS trust store.
+# The RDS CA bundle (DB_SSLROOTCERT's default): the RDS CAs are in no OS trust store. Cut
+# into one file per Region too (certs/rds/<region>.pem), read instead of the whole bundle
+# when the database's host name names its Region (app/settings.py, regional_sslrootcert).
 COPY certs/rds-ca-bundle.pem /opt/app/certs/
-RUN python -m compileall -q -j0 --invalidation-mode unchecked-hash -d /var/task /opt/app \
+COPY scripts/rds_ca_regions.py /build/
+RUN python /build/rds_ca_regions.py /opt/app/certs/rds-ca-bundle.pem /opt/app/certs/rds \
+    && python -m compileall -q -j0 --invalidation-mode unchecked-hash -d /var/task /opt/app \
     && chmod -R a+rX,go-w /opt/app
 
 # ---- runner: the base plus only what runs ----

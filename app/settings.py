@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,6 +23,16 @@ DEFAULT_DATABASE_URL = "sqlite:///./portfolio.db"
 DYNAMIC_REFERENCE_PREFIX = "{{resolve:"
 # The RDS CA bundle shipped with the code: certs/ in the repository, /var/task/certs in the image.
 DEFAULT_SSLROOTCERT = str(Path(__file__).resolve().parent.parent / "certs" / "rds-ca-bundle.pem")
+# That bundle cut into one file per AWS Region when the image is built (scripts/rds_ca_regions.py):
+# libpq reads the whole CA file at each new connection, and the database's Region needs 3 of
+# its 103 certificates (3.5 ms less CPU per connection, docs/benchmark.md).
+REGIONAL_SSLROOTCERTS = Path(DEFAULT_SSLROOTCERT).parent / "rds"
+# RDS and Aurora host names end with their Region: instances, cluster and reader endpoints and
+# RDS Proxy endpoints alike (<name>.<id>.<region>.rds.amazonaws.com, <name>.cluster-<id>...,
+# <name>.proxy-<id>...; https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/
+# Aurora.Overview.Endpoints.html, https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
+# rds-proxy-endpoints.html). Any other host keeps the whole bundle.
+_RDS_HOST = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.rds\.amazonaws\.com\.?$")
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # libpq 16+'s name for the operating system's trust store (DB_SSLROOTCERT or the URL's own).
@@ -209,11 +220,25 @@ class Settings(BaseModel):
 
     @property
     def sslrootcert(self) -> str:
-        """The CA to verify against: DB_SSLROOTCERT, the URL's own, or the RDS bundle."""
+        """The CA to verify against: DB_SSLROOTCERT, the URL's own, or the RDS bundle (the
+        file of the database's Region when its host name says it and the image has it)."""
+        if "db_sslrootcert" in self.model_fields_set:
+            return self.db_sslrootcert
         url_root = self._url_tls[1]
-        if url_root is not None and "db_sslrootcert" not in self.model_fields_set:
+        if url_root is not None:
             return url_root
-        return self.db_sslrootcert
+        return regional_sslrootcert(self._database_host) or self.db_sslrootcert
+
+    @property
+    def _database_host(self) -> str | None:
+        """The host the engine connects to, when the settings name it (a secret may not)."""
+        if self.db_host:
+            return self.db_host
+        if self.database_url.startswith("sqlite"):
+            return None
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).host
 
     @property
     def effective_sslmode(self) -> SslMode | None:
@@ -328,6 +353,15 @@ class Settings(BaseModel):
     def _normalise_base_path(cls, value: str) -> str:
         value = value.strip().strip("/")
         return f"/{value}" if value else ""
+
+
+def regional_sslrootcert(host: str | None) -> str | None:
+    """The CA file of the Region an RDS host name ends with, if REGIONAL_SSLROOTCERTS has it."""
+    found = _RDS_HOST.search(host.lower()) if host else None
+    if found is None:
+        return None
+    path = REGIONAL_SSLROOTCERTS / f"{found.group(1)}.pem"
+    return str(path) if path.is_file() else None
 
 
 class SettingsError(RuntimeError):

@@ -132,3 +132,86 @@ def test_amazon_root_ca_1_matches_the_operating_systems_copy(path: str) -> None:
     if not system.exists():
         pytest.skip("no ca-certificates package on this machine")
     assert x509.load_pem_x509_certificate(system.read_bytes()) == _certificates()[-1]
+
+
+# The bundle cut per Region (scripts/rds_ca_regions.py, run when the image is built) and the
+# file the settings pick from a host name (app/settings.py, regional_sslrootcert).
+
+
+def _where(cert: x509.Certificate) -> str | None:
+    """The Region a certificate's name gives (Beta and Preview roots count for theirs)."""
+    found = RDS_CN.fullmatch(_cn(cert))
+    return found["where"].split()[-1] if found else None
+
+
+@pytest.fixture
+def regional_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from app import settings
+    from scripts import rds_ca_regions
+
+    rds_ca_regions.main(BUNDLE, tmp_path)
+    monkeypatch.setattr(settings, "REGIONAL_SSLROOTCERTS", tmp_path)
+    return tmp_path
+
+
+def test_each_regional_file_holds_its_regions_roots_and_those_of_no_region(
+    regional_dir: Path,
+) -> None:
+    bundle = _certificates()
+    regions = {_where(c) for c in bundle} - {None}
+    assert len(regions) == 32
+    assert sorted(p.stem for p in regional_dir.iterdir()) == sorted(regions)
+    for region in regions:
+        held = x509.load_pem_x509_certificates((regional_dir / f"{region}.pem").read_bytes())
+        assert held == [c for c in bundle if _where(c) in (region, None)], region
+        # Its three roots, Amazon Root CA 1 (RDS Proxy), and AWS's Beta and Preview roots.
+        assert len(held) == {"us-east-1": 7, "us-east-2": 7}.get(region, 4)
+        assert "Amazon Root CA 1" in [_cn(c) for c in held]
+
+
+@pytest.mark.parametrize(
+    ("host", "region"),
+    [
+        ("portfolio.cluster-c7tj4example.eu-west-1.rds.amazonaws.com", "eu-west-1"),
+        ("portfolio.cluster-ro-c7tj4example.ap-southeast-2.rds.amazonaws.com", "ap-southeast-2"),
+        ("portfolio-proxy.proxy-c7tj4example.us-east-1.rds.amazonaws.com", "us-east-1"),
+        ("portfolio-instance-1.c7tj4example.il-central-1.rds.amazonaws.com.", "il-central-1"),
+        ("Portfolio.Cluster-C7TJ4EXAMPLE.US-WEST-2.RDS.AMAZONAWS.COM", "us-west-2"),
+        # A Region the bundle does not cover, a China endpoint, any other host: the bundle.
+        ("portfolio.cluster-x.us-gov-west-1.rds.amazonaws.com", None),
+        ("portfolio.cluster-x.cn-north-1.rds.amazonaws.com.cn", None),
+        ("db.example.com", None),
+        ("localhost", None),
+        (None, None),
+    ],
+)
+def test_the_host_name_picks_its_regions_file(
+    regional_dir: Path, host: str | None, region: str | None
+) -> None:
+    from app.settings import regional_sslrootcert
+
+    expected = str(regional_dir / f"{region}.pem") if region else None
+    assert regional_sslrootcert(host) == expected
+
+
+def test_the_settings_verify_against_the_databases_region_unless_told_otherwise(
+    regional_dir: Path,
+) -> None:
+    from app.settings import Settings
+
+    host = "portfolio.cluster-c7tj4example.eu-west-1.rds.amazonaws.com"
+    regional = str(regional_dir / "eu-west-1.pem")
+    iam = {"db_iam_auth": True, "db_host": host, "db_name": "app", "db_user": "app"}
+    iam["aws_region"] = "eu-west-1"
+    assert Settings(**iam).sslrootcert == regional
+    url = f"postgresql+psycopg2://app:pw@{host}:5432/app"
+    assert Settings(database_url=url).sslrootcert == regional
+    # Whatever is said explicitly wins: DB_SSLROOTCERT (even the bundle), the URL's own.
+    assert Settings(**iam, db_sslrootcert=DEFAULT_SSLROOTCERT).sslrootcert == DEFAULT_SSLROOTCERT
+    assert Settings(**iam, db_sslrootcert="system").sslrootcert == "system"
+    own = Settings(database_url=f"{url}?sslrootcert=/etc/ca.pem").sslrootcert
+    assert own == "/etc/ca.pem"
+    # A host that names no Region, or a Region without a file: the whole bundle.
+    assert Settings(**{**iam, "db_host": "db.example.com"}).sslrootcert == DEFAULT_SSLROOTCERT
+    (regional_dir / "eu-west-1.pem").unlink()
+    assert Settings(**iam).sslrootcert == DEFAULT_SSLROOTCERT

@@ -110,3 +110,24 @@ def test_the_rds_ca_bundle_is_shipped_where_db_sslrootcert_points(image: BuiltIm
     out = engine("run", "--rm", "--entrypoint", "python", image.tag, "-c", script).stdout.split()
     shipped = (ROOT / "certs" / "rds-ca-bundle.pem").read_bytes()
     assert out == ["/var/task/certs/rds-ca-bundle.pem", hashlib.sha256(shipped).hexdigest()]
+
+
+def test_the_image_picks_the_regional_file_for_an_rds_host(image: BuiltImage) -> None:
+    # Cut when the image was built (scripts/rds_ca_regions.py); the same cut made here from
+    # the repository's bundle must be what the image holds, and what its settings choose.
+    from scripts import rds_ca_regions
+    from tests.conftest import ROOT
+
+    expected = rds_ca_regions.split((ROOT / "certs" / "rds-ca-bundle.pem").read_text())
+    script = (
+        "import json, os; from app.settings import REGIONAL_SSLROOTCERTS as d, Settings; "
+        "host = 'portfolio.cluster-c7tj4example.eu-west-1.rds.amazonaws.com'; "
+        "s = Settings(db_iam_auth=True, db_host=host, db_name='a', db_user='a', "
+        "aws_region='eu-west-1'); "
+        "print(json.dumps([s.sslrootcert, "
+        "{f[:-4]: open(os.path.join(d, f)).read() for f in sorted(os.listdir(d))}]))"
+    )
+    out = engine("run", "--rm", "--entrypoint", "python", image.tag, "-c", script).stdout
+    chosen, held = json.loads(out)
+    assert chosen == "/var/task/certs/rds/eu-west-1.pem"
+    assert held == expected
