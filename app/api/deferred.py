@@ -12,7 +12,7 @@ group is filled, once per process, when one of these first asks:
   also a 404 or a 405), through the marker `install()` puts just before the group's router:
   the router then matches the request against the routes just declared (FastAPI picks up
   routes added to an included router). A contact message, answered by the first group,
-  declares only the form: the first one costs its visitor ~10 ms, not the admin's routes too;
+  declares only the form (the first one costs its visitor about 10 ms, docs/benchmark.md);
 - the OpenAPI document (app/api/openapi.py), and anything else that walks the routes and
   calls `declare()` (every group) first (tests/test_cold_path.py).
 
