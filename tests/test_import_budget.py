@@ -84,6 +84,7 @@ def test_module_count_budget() -> None:
     # at INIT or on the first request (docs/benchmark.md). Debian's own python3.11 loads one
     # module more than the suite's usual interpreter (tests/workflows/test_bare_debian.py).
     # 564 with the contact form's and the admin's routes declared on first use
-    # (app/api/deferred.py: app/api/admin/*.py and app/api/contact.py no longer load at start).
+    # (app/api/deferred.py: app/api/admin/*.py and app/api/contact.py no longer load at start),
+    # 565 with app/api/public.py (the public reads served as declared); Debian's 566.
     modules = _modules_after_import(ENV)
-    assert len(modules) <= 565, len(modules)
+    assert len(modules) <= 566, len(modules)
