@@ -92,15 +92,23 @@ def test_any_other_name_completes_the_package_as_sqlalchemy_ships_it() -> None:
         assert completed == {**normal, "hook": False}, lookup
 
 
-def test_other_drivers_still_resolve_by_name() -> None:
-    # A fork that switches DATABASE_URL to another driver finds its dialect as before.
-    found = fresh_json(
-        "import json; from app.data import pg_dialect; pg_dialect.load()\n"
-        "from sqlalchemy.dialects import registry\n"
-        "names = ['postgresql.asyncpg', 'postgresql.pg8000', 'postgresql.psycopg']\n"
-        "print(json.dumps([registry.load(n).driver for n in names]))"
+_DRIVERS = (
+    "from sqlalchemy.dialects import registry\n"
+    "names = ['postgresql.asyncpg', 'postgresql.pg8000', 'postgresql.psycopg', 'postgresql']\n"
+    "print(json.dumps([registry.load(n).__name__ for n in names]))"
+)
+
+
+def test_other_drivers_and_the_default_one_resolve_as_without_load() -> None:
+    # A fork that switches DATABASE_URL to another driver, or names none (`postgresql://`:
+    # SQLAlchemy's default, which the package's __init__ sets on `base`), finds the same
+    # dialect as with the package imported as shipped.
+    shipped = fresh_json("import json\n" + _DRIVERS)
+    assert shipped[-1] == "PGDialect_psycopg"
+    loaded = fresh_json(
+        "import json; from app.data import pg_dialect; pg_dialect.load()\n" + _DRIVERS
     )
-    assert found == ["asyncpg", "pg8000", "psycopg"]
+    assert loaded == shipped
 
 
 def test_load_after_a_normal_import_changes_nothing() -> None:
