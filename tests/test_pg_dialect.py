@@ -94,7 +94,8 @@ def test_any_other_name_completes_the_package_as_sqlalchemy_ships_it() -> None:
 
 _DRIVERS = (
     "from sqlalchemy.dialects import registry\n"
-    "names = ['postgresql.asyncpg', 'postgresql.pg8000', 'postgresql.psycopg', 'postgresql']\n"
+    "names = ['postgresql.asyncpg', 'postgresql.pg8000', 'postgresql.psycopg',\n"
+    "         'postgresql.psycopg_async', 'postgresql']\n"
     "print(json.dumps([registry.load(n).__name__ for n in names]))"
 )
 
