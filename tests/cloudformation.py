@@ -6,10 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
-from tests.support import serve_in_thread
+from tests.support import http_server
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/portfolio/0a1b"
 PHYSICAL_ID = "DatabaseMigration-0a1b"
@@ -44,16 +44,12 @@ def response_bucket(bind: str = "127.0.0.1", host: str | None = None) -> Iterato
     """Serve the bucket on `bind`; yield a pre-signed-looking URL naming `host` (or `bind`)."""
     ResponseBucket.received = []
     ResponseBucket.fail_first = 0
-    server = ThreadingHTTPServer((bind, 0), ResponseBucket)
-    serve_in_thread(server)
-    try:
+    with http_server(ResponseBucket, bind) as address:
+        port = address.rsplit(":", 1)[1]
         yield (
-            f"http://{host or bind}:{server.server_address[1]}/cloudformation-custom-resource-"
+            f"http://{host or bind}:{port}/cloudformation-custom-resource-"
             "response-useast1/arn%3Aaws%3Acloudformation?X-Amz-Signature=abc"
         )
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def custom_resource_event(

@@ -13,12 +13,12 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import psycopg2
 
-from tests.support import serve_in_thread
+from tests.support import http_server
 
 
 @dataclass
@@ -80,11 +80,6 @@ def data_api(api: DataApi) -> Iterator[DataApi]:
             self.end_headers()
             self.wfile.write(encoded)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    serve_in_thread(server)
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with http_server(Handler) as address:
+        api.url = f"http://{address}"
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
@@ -22,7 +22,7 @@ import pytest
 
 from app.aws import aws_secrets
 from app.aws.aws_secrets import Credentials, SecretsManagerError
-from tests.support import serve_in_thread
+from tests.support import http_server
 
 SUITE_CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 SUITE_DATE = "20150830T123600Z"
@@ -250,13 +250,8 @@ def secrets_manager() -> Iterator[str]:
         LAMBDA_CREDENTIALS.access_key_id: LAMBDA_CREDENTIALS.secret_access_key
     }
     FakeSecretsManager.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeSecretsManager)
-    serve_in_thread(server)
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(FakeSecretsManager) as address:
+        yield f"http://{address}"
 
 
 def test_get_secret_json_returns_the_parsed_secret(secrets_manager: str) -> None:

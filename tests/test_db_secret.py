@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support import free_port, serve_in_thread
+from tests.support import free_port, http_server
 from tests.test_aws_secrets import LAMBDA_CREDENTIALS, SECRET_ARN, FakeSecretsManager
 
 
@@ -39,21 +38,18 @@ def secret_settings(database_url: str) -> Iterator[dict[str, Any]]:
         LAMBDA_CREDENTIALS.access_key_id: LAMBDA_CREDENTIALS.secret_access_key
     }
     FakeSecretsManager.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeSecretsManager)
-    serve_in_thread(server)
-    yield {
-        "database_url": "postgresql+psycopg2://must-not-be-used@127.0.0.1:1/nothing",
-        "database_secret_arn": SECRET_ARN,
-        "aws_access_key_id": LAMBDA_CREDENTIALS.access_key_id,
-        "aws_secret_access_key": LAMBDA_CREDENTIALS.secret_access_key,
-        "aws_session_token": LAMBDA_CREDENTIALS.session_token,
-        "aws_endpoint_url_secrets_manager": f"http://127.0.0.1:{server.server_address[1]}",
-        # The suite's cluster speaks plaintext; the secret path's default (verify-full) is
-        # tested below and against a TLS server in tests/test_db_tls.py.
-        "db_sslmode": "disable",
-    }
-    server.shutdown()
-    server.server_close()
+    with http_server(FakeSecretsManager) as address:
+        yield {
+            "database_url": "postgresql+psycopg2://must-not-be-used@127.0.0.1:1/nothing",
+            "database_secret_arn": SECRET_ARN,
+            "aws_access_key_id": LAMBDA_CREDENTIALS.access_key_id,
+            "aws_secret_access_key": LAMBDA_CREDENTIALS.secret_access_key,
+            "aws_session_token": LAMBDA_CREDENTIALS.session_token,
+            "aws_endpoint_url_secrets_manager": f"http://{address}",
+            # The suite's cluster speaks plaintext; the secret path's default (verify-full) is
+            # tested below and against a TLS server in tests/test_db_tls.py.
+            "db_sslmode": "disable",
+        }
 
 
 def test_credentials_come_from_the_secret_once(
@@ -210,14 +206,12 @@ def test_the_fetch_waits_no_longer_than_the_connect_timeout(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowSecretsManager)
-    serve_in_thread(server)
     _SlowSecretsManager.log = []
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    hook, dialect = _hook(
-        {**secret_settings, "aws_endpoint_url_secrets_manager": endpoint}, _Clock()
-    )
-    try:
+    with http_server(_SlowSecretsManager) as address:
+        hook, dialect = _hook(
+            {**secret_settings, "aws_endpoint_url_secrets_manager": f"http://{address}"},
+            _Clock(),
+        )
         # DB_CONNECT_TIMEOUT of 1 s; Secrets Manager answers after 4 s. The fetch used to
         # wait a fixed 5 s, and so connected.
         with pytest.raises(OperationalError, match="reading the database secret"):
@@ -225,9 +219,6 @@ def test_the_fetch_waits_no_longer_than_the_connect_timeout(
         _SlowSecretsManager.log.append("gave up")
         threading.Event().wait(_SlowSecretsManager.delay + 0.5)
         assert _SlowSecretsManager.log == ["gave up", "replied"]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_the_fetch_waits_no_longer_than_the_deadline(secret_settings: dict[str, Any]) -> None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from app.hosts import lambda_extension
-from tests.support import serve_in_thread
+from tests.support import http_server
 from tests.support.fresh import fresh_json
 
 
@@ -40,12 +40,8 @@ class _ExtensionsApi(BaseHTTPRequestHandler):
 @pytest.fixture
 def api() -> Iterator[str]:
     _ExtensionsApi.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ExtensionsApi)
-    serve_in_thread(server)
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    with http_server(_ExtensionsApi) as address:
+        yield address
 
 
 def test_it_registers_for_no_events_then_waits_for_the_next_one(api: str) -> None:

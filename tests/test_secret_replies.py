@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import pytest
 
 from app.aws import aws_secrets
 from app.aws.aws_secrets import SecretsManagerError
-from tests.support import serve_in_thread
+from tests.support import http_server
 from tests.test_aws_secrets import LAMBDA_CREDENTIALS, SECRET_ARN
 
 UNAVAILABLE = (503, {"detail": "database unavailable, try again shortly"})
@@ -71,13 +71,8 @@ class _Endpoint(BaseHTTPRequestHandler):
 @pytest.fixture(params=REPLIES, ids=[reply[0] for reply in REPLIES])
 def endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
     _Endpoint.reply = request.param
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
-    serve_in_thread(server)
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(_Endpoint) as address:
+        yield f"http://{address}"
 
 
 def test_a_malformed_reply_is_a_secrets_manager_error(endpoint: str) -> None:
@@ -152,34 +147,24 @@ class _Trickle(BaseHTTPRequestHandler):
 def test_a_reply_that_trickles_in_is_bounded_by_the_timeout_as_a_whole() -> None:
     # Each byte arrives well within the 1 s timeout, the whole reply would take ~30 s: the
     # per-read timeout alone (urllib's) let it through.
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
-    serve_in_thread(server)
     _Trickle.log = []
-    try:
+    with http_server(_Trickle) as address:
         with pytest.raises(SecretsManagerError, match="TimeoutError"):
             aws_secrets.get_secret_json(
                 SECRET_ARN,
                 credentials=LAMBDA_CREDENTIALS,
-                endpoint=f"http://127.0.0.1:{server.server_address[1]}",
+                endpoint=f"http://{address}",
                 timeout=1.0,
             )
         assert _Trickle.log == []  # given up on before the reply was complete
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_reply_larger_than_any_secret_is_refused() -> None:
     _Endpoint.reply = ("huge", 200, "", b"[" + b"0," * (1024 * 1024) + b"0]", None)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
-    serve_in_thread(server)
-    try:
-        with pytest.raises(SecretsManagerError, match="more than any secret"):
-            aws_secrets.get_secret_json(
-                SECRET_ARN,
-                credentials=LAMBDA_CREDENTIALS,
-                endpoint=f"http://127.0.0.1:{server.server_address[1]}",
-            )
-    finally:
-        server.shutdown()
-        server.server_close()
+    with (
+        http_server(_Endpoint) as address,
+        pytest.raises(SecretsManagerError, match="more than any secret"),
+    ):
+        aws_secrets.get_secret_json(
+            SECRET_ARN, credentials=LAMBDA_CREDENTIALS, endpoint=f"http://{address}"
+        )

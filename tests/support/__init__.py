@@ -1,5 +1,5 @@
-"""Helpers every test folder shares: a free loopback port, a server on a thread, and Lambda's
-context object.
+"""Helpers every test folder shares: a free loopback port, a server on a thread (an HTTP
+stand-in in one call), and Lambda's context object.
 
 One home for what used to be copied into each folder (four free-port helpers, a context
 builder per deadline test).
@@ -7,10 +7,13 @@ builder per deadline test).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 
@@ -38,6 +41,19 @@ def serve_in_thread(server: socketserver.BaseServer) -> threading.Thread:
     thread = threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL,), daemon=True)
     thread.start()
     return thread
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler], bind: str = "127.0.0.1") -> Iterator[str]:
+    """Serve `handler` on a free port of `bind`, on a thread; yield "host:port"; then stop
+    the server and close its socket."""
+    server = ThreadingHTTPServer((bind, 0), handler)
+    serve_in_thread(server)
+    try:
+        yield f"{bind}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def lambda_context(
